@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! **vdisk** — the port of SCST's virtual disk handler `scst/src/dev_handlers/scst_vdisk.c`
+//! (r7105): the `vdisk_fileio`, `vdisk_blockio`, `vdisk_nullio` and `vcdrom` device types, their
+//! `/proc/scsi_tgt/vdisk` commands, and the SCSI commands they execute (INQUIRY and VPD pages,
+//! READ CAPACITY, READ/WRITE, VERIFY, MODE SENSE/SELECT, SYNCHRONIZE CACHE, UNMAP …).
+//!
+//! docs/PORTING.md tracks what is ported; nothing is yet.
+
+#![forbid(unsafe_code)]
