@@ -6,27 +6,28 @@
 //! `iscsi-scst/include/iscsi_scst.h` (plus `ISCSI_VERSION_STRING` from `iscsi_scst_ver.h`).
 //!
 //! The daemon drives the driver with ioctls on the control device `iscsi-scst-ctl` (see
-//! [`kemu::chrdev`]) and receives [`IscsiKernEvent`]s over the netlink channel. Both sides of
+//! [`kemu::chrdev`]) and receives [`iscsi_kern_event`]s over the netlink channel. Both sides of
 //! the port live in one process, but the byte layouts and command numbers are the ones of the
 //! C build for x86_64, so the in-process transport could be swapped for a real one.
 //!
-//! This is the **procfs build** (`CONFIG_SCST_PROC`): [`IscsiKernSessionInfo`] carries
-//! `user_name` (976 bytes), [`IscsiKernEvent`] carries `target_name` (296 bytes, r7105), and the
+//! This is the **procfs build** (`CONFIG_SCST_PROC`): [`iscsi_kern_session_info`] carries
+//! `user_name` (976 bytes), [`iscsi_kern_event`] carries `target_name` (296 bytes, r7105), and the
 //! only event code is [`E_CONN_CLOSE`] = 0. The sysfs-only ioctls ([`ISCSI_ATTR_ADD`],
 //! [`ISCSI_ATTR_DEL`], [`MGMT_CMD_CALLBACK`]) are defined for completeness; a procfs driver
 //! rejects them like any unknown command.
 //!
-//! Naming: structs use Rust casing with `#[doc(alias = "iscsi_kern_…")]` carrying the C name;
-//! fields and constants keep their C spelling, including the lowercase key indices
-//! (`key_initial_r2t`, …) so that `session_params[key_max_recv_data_length]` reads as in C.
+//! Naming: as `docs/PORTING.md` decides for the ABI shared with the daemon, the structs keep
+//! their C names verbatim (`iscsi_kern_target_info`, with `non_camel_case_types` allowed), and
+//! so do fields and constants, including the lowercase key indices (`key_initial_r2t`, …), so
+//! that `info.session_params[key_max_recv_data_length]` reads as in C.
 //! `aligned_u64` is a `u64` in a struct aligned to 8, and the padding C inserts implicitly is an
 //! explicit public field (`_pad`, `_pad_end`; zero in a [`Default`] value, which is what C's
 //! `memset` gives), so every struct is `FromBytes + IntoBytes` without hidden bytes and can be
 //! built with `..Default::default()`. Fixed-size C strings are `[u8; N]`; use [`set_cstr`] and
 //! [`cstr`] to fill and read them.
 //!
-//! [`IscsiKernEvent`]: crate::abi::IscsiKernEvent
-//! [`IscsiKernSessionInfo`]: crate::abi::IscsiKernSessionInfo
+//! [`iscsi_kern_event`]: crate::abi::iscsi_kern_event
+//! [`iscsi_kern_session_info`]: crate::abi::iscsi_kern_session_info
 //! [`E_CONN_CLOSE`]: crate::abi::E_CONN_CLOSE
 //! [`ISCSI_ATTR_ADD`]: crate::abi::ISCSI_ATTR_ADD
 //! [`ISCSI_ATTR_DEL`]: crate::abi::ISCSI_ATTR_DEL
@@ -73,9 +74,9 @@ pub const ISCSI_FULL_NAME_LEN: usize = ISCSI_NAME_LEN + ISCSI_PORTAL_LEN;
 pub const ISCSI_LISTEN_PORT: u16 = 3260;
 /// C `SCSI_ID_LEN`.
 pub const SCSI_ID_LEN: usize = 24;
-/// C `ISCSI_MAX_ATTR_NAME_LEN`: size of [`IscsiKernAttr::name`].
+/// C `ISCSI_MAX_ATTR_NAME_LEN`: size of [`iscsi_kern_attr::name`].
 pub const ISCSI_MAX_ATTR_NAME_LEN: usize = 50;
-/// C `ISCSI_MAX_ATTR_VALUE_LEN`: size of [`IscsiKernMgmtCmdResInfo::value`].
+/// C `ISCSI_MAX_ATTR_VALUE_LEN`: size of [`iscsi_kern_mgmt_cmd_res_info::value`].
 pub const ISCSI_MAX_ATTR_VALUE_LEN: usize = 512;
 /// C `NETLINK_ISCSI_SCST`: the netlink protocol number of the event channel.
 pub const NETLINK_ISCSI_SCST: i32 = 25;
@@ -158,12 +159,12 @@ pub const key_max_sessions: usize = 4;
 pub const target_key_last: usize = 5;
 
 // ---------------------------------------------------------------------------------------------
-// params_type values of IscsiKernParamsInfo
+// params_type values of iscsi_kern_params_info
 // ---------------------------------------------------------------------------------------------
 
-/// C `key_session`: [`IscsiKernParamsInfo::params_type`] for session parameters.
+/// C `key_session`: [`iscsi_kern_params_info::params_type`] for session parameters.
 pub const key_session: u32 = 0;
-/// C `key_target`: [`IscsiKernParamsInfo::params_type`] for target parameters.
+/// C `key_target`: [`iscsi_kern_params_info::params_type`] for target parameters.
 pub const key_target: u32 = 1;
 
 // ---------------------------------------------------------------------------------------------
@@ -225,30 +226,30 @@ pub const fn iscsi_is_key_internal(key: usize) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 /// C `struct iscsi_kern_target_info`: argument of `ADD_TARGET` and `DEL_TARGET`.
-#[doc(alias = "iscsi_kern_target_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C, align(8))]
-pub struct IscsiKernTargetInfo {
+pub struct iscsi_kern_target_info {
     /// Target id; 0 on `ADD_TARGET` lets the driver choose (the ioctl returns the tid).
     pub tid: u32,
     /// Pending sysfs request to complete (sysfs build; 0 in procfs).
     pub cookie: u32,
     /// Target name, NUL-terminated.
     pub name: [u8; ISCSI_NAME_LEN],
-    /// Number of [`IscsiKernAttr`] at `attrs_ptr` (sysfs build).
+    /// Number of [`iscsi_kern_attr`] at `attrs_ptr` (sysfs build).
     pub attrs_num: u32,
     /// Padding that C inserts implicitly before the 8-aligned field; keep it zero.
     pub _pad: u32,
-    /// User address of `attrs_num` [`IscsiKernAttr`] (C `aligned_u64`).
+    /// User address of `attrs_num` [`iscsi_kern_attr`] (C `aligned_u64`).
     pub attrs_ptr: u64,
 }
 
 /// C `struct iscsi_kern_session_info`, procfs layout (with `user_name`): argument of
 /// `ADD_SESSION` and `DEL_SESSION`.
-#[doc(alias = "iscsi_kern_session_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C, align(8))]
-pub struct IscsiKernSessionInfo {
+pub struct iscsi_kern_session_info {
     /// Target id.
     pub tid: u32,
     /// Padding that C inserts implicitly before the 8-aligned field; keep it zero.
@@ -270,10 +271,10 @@ pub struct IscsiKernSessionInfo {
 }
 
 /// C `struct iscsi_kern_conn_info`: argument of `ADD_CONN` and `DEL_CONN`.
-#[doc(alias = "iscsi_kern_conn_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C, align(8))]
-pub struct IscsiKernConnInfo {
+pub struct iscsi_kern_conn_info {
     /// Target id.
     pub tid: u32,
     /// Padding that C inserts implicitly before the 8-aligned field; keep it zero.
@@ -291,11 +292,11 @@ pub struct IscsiKernConnInfo {
 }
 
 /// C `struct iscsi_kern_attr`: one target attribute (sysfs build), element of the array at
-/// [`IscsiKernTargetInfo::attrs_ptr`].
-#[doc(alias = "iscsi_kern_attr")]
+/// [`iscsi_kern_target_info::attrs_ptr`].
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C)]
-pub struct IscsiKernAttr {
+pub struct iscsi_kern_attr {
     /// Permission bits; the driver keeps only `0444 | 0222`.
     pub mode: u32,
     /// Attribute name, NUL-terminated.
@@ -305,10 +306,10 @@ pub struct IscsiKernAttr {
 }
 
 /// C `struct iscsi_kern_mgmt_cmd_res_info`: argument of `MGMT_CMD_CALLBACK` (sysfs build).
-#[doc(alias = "iscsi_kern_mgmt_cmd_res_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C)]
-pub struct IscsiKernMgmtCmdResInfo {
+pub struct iscsi_kern_mgmt_cmd_res_info {
     /// Target id.
     pub tid: u32,
     /// Cookie of the event being answered.
@@ -322,10 +323,10 @@ pub struct IscsiKernMgmtCmdResInfo {
 }
 
 /// C `struct iscsi_kern_params_info`: argument of `ISCSI_PARAM_SET` and `ISCSI_PARAM_GET`.
-#[doc(alias = "iscsi_kern_params_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C, align(8))]
-pub struct IscsiKernParamsInfo {
+pub struct iscsi_kern_params_info {
     /// Target id.
     pub tid: u32,
     /// Padding that C inserts implicitly before the 8-aligned field; keep it zero.
@@ -346,10 +347,10 @@ pub struct IscsiKernParamsInfo {
 
 /// C `struct iscsi_kern_event` of r7105 (with `target_name`): the payload of one event message
 /// on the netlink channel; `param1_size` and `param2_size` bytes follow as separate messages.
-#[doc(alias = "iscsi_kern_event")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C, align(8))]
-pub struct IscsiKernEvent {
+pub struct iscsi_kern_event {
     /// Target id.
     pub tid: u32,
     /// Padding that C inserts implicitly before the 8-aligned field; keep it zero.
@@ -378,14 +379,14 @@ pub struct IscsiKernEvent {
 /// [`ISCSI_SCST_INTERFACE_VERSION`] string. Out (overwriting the same bytes):
 /// [`max_data_seg_len`](Self::max_data_seg_len) at offset 0 and
 /// [`max_queued_cmds`](Self::max_queued_cmds) at offset 4.
-#[doc(alias = "iscsi_kern_register_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C, align(8))]
-pub struct IscsiKernRegisterInfo {
+pub struct iscsi_kern_register_info {
     u: [u8; 8],
 }
 
-impl IscsiKernRegisterInfo {
+impl iscsi_kern_register_info {
     /// C `reg.version`: the union read as the `aligned_u64` user pointer.
     pub fn version(&self) -> u64 {
         u64::from_ne_bytes(self.u)
@@ -425,23 +426,23 @@ impl IscsiKernRegisterInfo {
 
 /// C `struct iscsi_kern_attr_info`: argument of `ISCSI_ATTR_ADD` and `ISCSI_ATTR_DEL` (sysfs
 /// build).
-#[doc(alias = "iscsi_kern_attr_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C)]
-pub struct IscsiKernAttrInfo {
+pub struct iscsi_kern_attr_info {
     /// Target id; 0 (or unknown) for a global attribute.
     pub tid: u32,
     /// Cookie of the event being answered.
     pub cookie: u32,
     /// The attribute.
-    pub attr: IscsiKernAttr,
+    pub attr: iscsi_kern_attr,
 }
 
 /// C `struct iscsi_kern_initiator_info`: argument of `ISCSI_INITIATOR_ALLOWED`.
-#[doc(alias = "iscsi_kern_initiator_info")]
+#[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, FromBytes, IntoBytes, KnownLayout, Immutable)]
 #[repr(C)]
-pub struct IscsiKernInitiatorInfo {
+pub struct iscsi_kern_initiator_info {
     /// Target id.
     pub tid: u32,
     /// Initiator name, with `#<portal>` when the target has per-portal ACLs.
@@ -461,91 +462,91 @@ macro_rules! zeroed_default {
 }
 
 zeroed_default!(
-    IscsiKernTargetInfo,
-    IscsiKernSessionInfo,
-    IscsiKernConnInfo,
-    IscsiKernAttr,
-    IscsiKernMgmtCmdResInfo,
-    IscsiKernParamsInfo,
-    IscsiKernEvent,
-    IscsiKernRegisterInfo,
-    IscsiKernAttrInfo,
-    IscsiKernInitiatorInfo,
+    iscsi_kern_target_info,
+    iscsi_kern_session_info,
+    iscsi_kern_conn_info,
+    iscsi_kern_attr,
+    iscsi_kern_mgmt_cmd_res_info,
+    iscsi_kern_params_info,
+    iscsi_kern_event,
+    iscsi_kern_register_info,
+    iscsi_kern_attr_info,
+    iscsi_kern_initiator_info,
 );
 
 // Sizes and offsets of the procfs build on x86_64 (scst-reference.md §5.3).
 const _: () = {
-    assert!(size_of::<IscsiKernRegisterInfo>() == 8);
-    assert!(align_of::<IscsiKernRegisterInfo>() == 8);
+    assert!(size_of::<iscsi_kern_register_info>() == 8);
+    assert!(align_of::<iscsi_kern_register_info>() == 8);
 
-    assert!(size_of::<IscsiKernTargetInfo>() == 280);
-    assert!(align_of::<IscsiKernTargetInfo>() == 8);
-    assert!(offset_of!(IscsiKernTargetInfo, tid) == 0);
-    assert!(offset_of!(IscsiKernTargetInfo, cookie) == 4);
-    assert!(offset_of!(IscsiKernTargetInfo, name) == 8);
-    assert!(offset_of!(IscsiKernTargetInfo, attrs_num) == 264);
-    assert!(offset_of!(IscsiKernTargetInfo, attrs_ptr) == 272);
+    assert!(size_of::<iscsi_kern_target_info>() == 280);
+    assert!(align_of::<iscsi_kern_target_info>() == 8);
+    assert!(offset_of!(iscsi_kern_target_info, tid) == 0);
+    assert!(offset_of!(iscsi_kern_target_info, cookie) == 4);
+    assert!(offset_of!(iscsi_kern_target_info, name) == 8);
+    assert!(offset_of!(iscsi_kern_target_info, attrs_num) == 264);
+    assert!(offset_of!(iscsi_kern_target_info, attrs_ptr) == 272);
 
-    assert!(size_of::<IscsiKernSessionInfo>() == 976);
-    assert!(align_of::<IscsiKernSessionInfo>() == 8);
-    assert!(offset_of!(IscsiKernSessionInfo, tid) == 0);
-    assert!(offset_of!(IscsiKernSessionInfo, sid) == 8);
-    assert!(offset_of!(IscsiKernSessionInfo, initiator_name) == 16);
-    assert!(offset_of!(IscsiKernSessionInfo, user_name) == 272);
-    assert!(offset_of!(IscsiKernSessionInfo, full_initiator_name) == 528);
-    assert!(offset_of!(IscsiKernSessionInfo, exp_cmd_sn) == 848);
-    assert!(offset_of!(IscsiKernSessionInfo, session_params) == 852);
-    assert!(offset_of!(IscsiKernSessionInfo, target_params) == 956);
+    assert!(size_of::<iscsi_kern_session_info>() == 976);
+    assert!(align_of::<iscsi_kern_session_info>() == 8);
+    assert!(offset_of!(iscsi_kern_session_info, tid) == 0);
+    assert!(offset_of!(iscsi_kern_session_info, sid) == 8);
+    assert!(offset_of!(iscsi_kern_session_info, initiator_name) == 16);
+    assert!(offset_of!(iscsi_kern_session_info, user_name) == 272);
+    assert!(offset_of!(iscsi_kern_session_info, full_initiator_name) == 528);
+    assert!(offset_of!(iscsi_kern_session_info, exp_cmd_sn) == 848);
+    assert!(offset_of!(iscsi_kern_session_info, session_params) == 852);
+    assert!(offset_of!(iscsi_kern_session_info, target_params) == 956);
 
-    assert!(size_of::<IscsiKernConnInfo>() == 32);
-    assert!(align_of::<IscsiKernConnInfo>() == 8);
-    assert!(offset_of!(IscsiKernConnInfo, tid) == 0);
-    assert!(offset_of!(IscsiKernConnInfo, sid) == 8);
-    assert!(offset_of!(IscsiKernConnInfo, cid) == 16);
-    assert!(offset_of!(IscsiKernConnInfo, stat_sn) == 20);
-    assert!(offset_of!(IscsiKernConnInfo, exp_stat_sn) == 24);
-    assert!(offset_of!(IscsiKernConnInfo, fd) == 28);
+    assert!(size_of::<iscsi_kern_conn_info>() == 32);
+    assert!(align_of::<iscsi_kern_conn_info>() == 8);
+    assert!(offset_of!(iscsi_kern_conn_info, tid) == 0);
+    assert!(offset_of!(iscsi_kern_conn_info, sid) == 8);
+    assert!(offset_of!(iscsi_kern_conn_info, cid) == 16);
+    assert!(offset_of!(iscsi_kern_conn_info, stat_sn) == 20);
+    assert!(offset_of!(iscsi_kern_conn_info, exp_stat_sn) == 24);
+    assert!(offset_of!(iscsi_kern_conn_info, fd) == 28);
 
-    assert!(size_of::<IscsiKernParamsInfo>() == 152);
-    assert!(align_of::<IscsiKernParamsInfo>() == 8);
-    assert!(offset_of!(IscsiKernParamsInfo, tid) == 0);
-    assert!(offset_of!(IscsiKernParamsInfo, sid) == 8);
-    assert!(offset_of!(IscsiKernParamsInfo, params_type) == 16);
-    assert!(offset_of!(IscsiKernParamsInfo, partial) == 20);
-    assert!(offset_of!(IscsiKernParamsInfo, session_params) == 24);
-    assert!(offset_of!(IscsiKernParamsInfo, target_params) == 128);
+    assert!(size_of::<iscsi_kern_params_info>() == 152);
+    assert!(align_of::<iscsi_kern_params_info>() == 8);
+    assert!(offset_of!(iscsi_kern_params_info, tid) == 0);
+    assert!(offset_of!(iscsi_kern_params_info, sid) == 8);
+    assert!(offset_of!(iscsi_kern_params_info, params_type) == 16);
+    assert!(offset_of!(iscsi_kern_params_info, partial) == 20);
+    assert!(offset_of!(iscsi_kern_params_info, session_params) == 24);
+    assert!(offset_of!(iscsi_kern_params_info, target_params) == 128);
 
-    assert!(size_of::<IscsiKernAttr>() == 56);
-    assert!(align_of::<IscsiKernAttr>() == 4);
-    assert!(offset_of!(IscsiKernAttr, mode) == 0);
-    assert!(offset_of!(IscsiKernAttr, name) == 4);
+    assert!(size_of::<iscsi_kern_attr>() == 56);
+    assert!(align_of::<iscsi_kern_attr>() == 4);
+    assert!(offset_of!(iscsi_kern_attr, mode) == 0);
+    assert!(offset_of!(iscsi_kern_attr, name) == 4);
 
-    assert!(size_of::<IscsiKernAttrInfo>() == 64);
-    assert!(offset_of!(IscsiKernAttrInfo, tid) == 0);
-    assert!(offset_of!(IscsiKernAttrInfo, cookie) == 4);
-    assert!(offset_of!(IscsiKernAttrInfo, attr) == 8);
+    assert!(size_of::<iscsi_kern_attr_info>() == 64);
+    assert!(offset_of!(iscsi_kern_attr_info, tid) == 0);
+    assert!(offset_of!(iscsi_kern_attr_info, cookie) == 4);
+    assert!(offset_of!(iscsi_kern_attr_info, attr) == 8);
 
-    assert!(size_of::<IscsiKernMgmtCmdResInfo>() == 528);
-    assert!(offset_of!(IscsiKernMgmtCmdResInfo, tid) == 0);
-    assert!(offset_of!(IscsiKernMgmtCmdResInfo, cookie) == 4);
-    assert!(offset_of!(IscsiKernMgmtCmdResInfo, req_cmd) == 8);
-    assert!(offset_of!(IscsiKernMgmtCmdResInfo, result) == 12);
-    assert!(offset_of!(IscsiKernMgmtCmdResInfo, value) == 16);
+    assert!(size_of::<iscsi_kern_mgmt_cmd_res_info>() == 528);
+    assert!(offset_of!(iscsi_kern_mgmt_cmd_res_info, tid) == 0);
+    assert!(offset_of!(iscsi_kern_mgmt_cmd_res_info, cookie) == 4);
+    assert!(offset_of!(iscsi_kern_mgmt_cmd_res_info, req_cmd) == 8);
+    assert!(offset_of!(iscsi_kern_mgmt_cmd_res_info, result) == 12);
+    assert!(offset_of!(iscsi_kern_mgmt_cmd_res_info, value) == 16);
 
-    assert!(size_of::<IscsiKernInitiatorInfo>() == 324);
-    assert!(offset_of!(IscsiKernInitiatorInfo, tid) == 0);
-    assert!(offset_of!(IscsiKernInitiatorInfo, full_initiator_name) == 4);
+    assert!(size_of::<iscsi_kern_initiator_info>() == 324);
+    assert!(offset_of!(iscsi_kern_initiator_info, tid) == 0);
+    assert!(offset_of!(iscsi_kern_initiator_info, full_initiator_name) == 4);
 
-    assert!(size_of::<IscsiKernEvent>() == 296);
-    assert!(align_of::<IscsiKernEvent>() == 8);
-    assert!(offset_of!(IscsiKernEvent, tid) == 0);
-    assert!(offset_of!(IscsiKernEvent, sid) == 8);
-    assert!(offset_of!(IscsiKernEvent, cid) == 16);
-    assert!(offset_of!(IscsiKernEvent, code) == 20);
-    assert!(offset_of!(IscsiKernEvent, cookie) == 24);
-    assert!(offset_of!(IscsiKernEvent, target_name) == 28);
-    assert!(offset_of!(IscsiKernEvent, param1_size) == 284);
-    assert!(offset_of!(IscsiKernEvent, param2_size) == 288);
+    assert!(size_of::<iscsi_kern_event>() == 296);
+    assert!(align_of::<iscsi_kern_event>() == 8);
+    assert!(offset_of!(iscsi_kern_event, tid) == 0);
+    assert!(offset_of!(iscsi_kern_event, sid) == 8);
+    assert!(offset_of!(iscsi_kern_event, cid) == 16);
+    assert!(offset_of!(iscsi_kern_event, code) == 20);
+    assert!(offset_of!(iscsi_kern_event, cookie) == 24);
+    assert!(offset_of!(iscsi_kern_event, target_name) == 28);
+    assert!(offset_of!(iscsi_kern_event, param1_size) == 284);
+    assert!(offset_of!(iscsi_kern_event, param2_size) == 288);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -556,34 +557,40 @@ const _: () = {
 const ISCSI_IOCTL_MAGIC: u8 = b's';
 
 /// C `REGISTER_USERD`: `_IOWR('s', 0, struct iscsi_kern_register_info)`.
-pub const REGISTER_USERD: u32 = _IOWR(ISCSI_IOCTL_MAGIC, 0, size_of::<IscsiKernRegisterInfo>());
+pub const REGISTER_USERD: u32 = _IOWR(ISCSI_IOCTL_MAGIC, 0, size_of::<iscsi_kern_register_info>());
 /// C `ADD_TARGET`: `_IOW('s', 1, struct iscsi_kern_target_info)`; returns the tid.
-pub const ADD_TARGET: u32 = _IOW(ISCSI_IOCTL_MAGIC, 1, size_of::<IscsiKernTargetInfo>());
+pub const ADD_TARGET: u32 = _IOW(ISCSI_IOCTL_MAGIC, 1, size_of::<iscsi_kern_target_info>());
 /// C `DEL_TARGET`: `_IOW('s', 2, struct iscsi_kern_target_info)`.
-pub const DEL_TARGET: u32 = _IOW(ISCSI_IOCTL_MAGIC, 2, size_of::<IscsiKernTargetInfo>());
+pub const DEL_TARGET: u32 = _IOW(ISCSI_IOCTL_MAGIC, 2, size_of::<iscsi_kern_target_info>());
 /// C `ADD_SESSION`: `_IOW('s', 3, struct iscsi_kern_session_info)` (procfs size).
-pub const ADD_SESSION: u32 = _IOW(ISCSI_IOCTL_MAGIC, 3, size_of::<IscsiKernSessionInfo>());
+pub const ADD_SESSION: u32 = _IOW(ISCSI_IOCTL_MAGIC, 3, size_of::<iscsi_kern_session_info>());
 /// C `DEL_SESSION`: `_IOW('s', 4, struct iscsi_kern_session_info)` (procfs size).
-pub const DEL_SESSION: u32 = _IOW(ISCSI_IOCTL_MAGIC, 4, size_of::<IscsiKernSessionInfo>());
+pub const DEL_SESSION: u32 = _IOW(ISCSI_IOCTL_MAGIC, 4, size_of::<iscsi_kern_session_info>());
 /// C `ADD_CONN`: `_IOW('s', 5, struct iscsi_kern_conn_info)`.
-pub const ADD_CONN: u32 = _IOW(ISCSI_IOCTL_MAGIC, 5, size_of::<IscsiKernConnInfo>());
+pub const ADD_CONN: u32 = _IOW(ISCSI_IOCTL_MAGIC, 5, size_of::<iscsi_kern_conn_info>());
 /// C `DEL_CONN`: `_IOW('s', 6, struct iscsi_kern_conn_info)`.
-pub const DEL_CONN: u32 = _IOW(ISCSI_IOCTL_MAGIC, 6, size_of::<IscsiKernConnInfo>());
+pub const DEL_CONN: u32 = _IOW(ISCSI_IOCTL_MAGIC, 6, size_of::<iscsi_kern_conn_info>());
 /// C `ISCSI_PARAM_SET`: `_IOW('s', 7, struct iscsi_kern_params_info)`.
-pub const ISCSI_PARAM_SET: u32 = _IOW(ISCSI_IOCTL_MAGIC, 7, size_of::<IscsiKernParamsInfo>());
+pub const ISCSI_PARAM_SET: u32 = _IOW(ISCSI_IOCTL_MAGIC, 7, size_of::<iscsi_kern_params_info>());
 /// C `ISCSI_PARAM_GET`: `_IOWR('s', 8, struct iscsi_kern_params_info)`.
-pub const ISCSI_PARAM_GET: u32 = _IOWR(ISCSI_IOCTL_MAGIC, 8, size_of::<IscsiKernParamsInfo>());
+pub const ISCSI_PARAM_GET: u32 = _IOWR(ISCSI_IOCTL_MAGIC, 8, size_of::<iscsi_kern_params_info>());
 /// C `ISCSI_ATTR_ADD`: `_IOW('s', 9, struct iscsi_kern_attr_info)` (sysfs build only).
-pub const ISCSI_ATTR_ADD: u32 = _IOW(ISCSI_IOCTL_MAGIC, 9, size_of::<IscsiKernAttrInfo>());
+pub const ISCSI_ATTR_ADD: u32 = _IOW(ISCSI_IOCTL_MAGIC, 9, size_of::<iscsi_kern_attr_info>());
 /// C `ISCSI_ATTR_DEL`: `_IOW('s', 10, struct iscsi_kern_attr_info)` (sysfs build only).
-pub const ISCSI_ATTR_DEL: u32 = _IOW(ISCSI_IOCTL_MAGIC, 10, size_of::<IscsiKernAttrInfo>());
+pub const ISCSI_ATTR_DEL: u32 = _IOW(ISCSI_IOCTL_MAGIC, 10, size_of::<iscsi_kern_attr_info>());
 /// C `MGMT_CMD_CALLBACK`: `_IOW('s', 11, struct iscsi_kern_mgmt_cmd_res_info)` (sysfs build
 /// only).
-pub const MGMT_CMD_CALLBACK: u32 =
-    _IOW(ISCSI_IOCTL_MAGIC, 11, size_of::<IscsiKernMgmtCmdResInfo>());
+pub const MGMT_CMD_CALLBACK: u32 = _IOW(
+    ISCSI_IOCTL_MAGIC,
+    11,
+    size_of::<iscsi_kern_mgmt_cmd_res_info>(),
+);
 /// C `ISCSI_INITIATOR_ALLOWED`: `_IOW('s', 12, struct iscsi_kern_initiator_info)`; returns 0 or 1.
-pub const ISCSI_INITIATOR_ALLOWED: u32 =
-    _IOW(ISCSI_IOCTL_MAGIC, 12, size_of::<IscsiKernInitiatorInfo>());
+pub const ISCSI_INITIATOR_ALLOWED: u32 = _IOW(
+    ISCSI_IOCTL_MAGIC,
+    12,
+    size_of::<iscsi_kern_initiator_info>(),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Fixed-size C strings
@@ -677,23 +684,23 @@ mod tests {
 
     #[test]
     fn sizes_and_alignments_match_spec() {
-        assert_eq!(size_of::<IscsiKernRegisterInfo>(), 8);
-        assert_eq!(size_of::<IscsiKernTargetInfo>(), 280);
-        assert_eq!(size_of::<IscsiKernSessionInfo>(), 976);
-        assert_eq!(size_of::<IscsiKernConnInfo>(), 32);
-        assert_eq!(size_of::<IscsiKernParamsInfo>(), 152);
-        assert_eq!(size_of::<IscsiKernAttr>(), 56);
-        assert_eq!(size_of::<IscsiKernAttrInfo>(), 64);
-        assert_eq!(size_of::<IscsiKernMgmtCmdResInfo>(), 528);
-        assert_eq!(size_of::<IscsiKernInitiatorInfo>(), 324);
-        assert_eq!(size_of::<IscsiKernEvent>(), 296);
+        assert_eq!(size_of::<iscsi_kern_register_info>(), 8);
+        assert_eq!(size_of::<iscsi_kern_target_info>(), 280);
+        assert_eq!(size_of::<iscsi_kern_session_info>(), 976);
+        assert_eq!(size_of::<iscsi_kern_conn_info>(), 32);
+        assert_eq!(size_of::<iscsi_kern_params_info>(), 152);
+        assert_eq!(size_of::<iscsi_kern_attr>(), 56);
+        assert_eq!(size_of::<iscsi_kern_attr_info>(), 64);
+        assert_eq!(size_of::<iscsi_kern_mgmt_cmd_res_info>(), 528);
+        assert_eq!(size_of::<iscsi_kern_initiator_info>(), 324);
+        assert_eq!(size_of::<iscsi_kern_event>(), 296);
         for a in [
-            align_of::<IscsiKernRegisterInfo>(),
-            align_of::<IscsiKernTargetInfo>(),
-            align_of::<IscsiKernSessionInfo>(),
-            align_of::<IscsiKernConnInfo>(),
-            align_of::<IscsiKernParamsInfo>(),
-            align_of::<IscsiKernEvent>(),
+            align_of::<iscsi_kern_register_info>(),
+            align_of::<iscsi_kern_target_info>(),
+            align_of::<iscsi_kern_session_info>(),
+            align_of::<iscsi_kern_conn_info>(),
+            align_of::<iscsi_kern_params_info>(),
+            align_of::<iscsi_kern_event>(),
         ] {
             assert_eq!(a, 8);
         }
@@ -701,36 +708,42 @@ mod tests {
 
     #[test]
     fn offsets_match_spec() {
-        assert_eq!(offset_of!(IscsiKernTargetInfo, name), 8);
-        assert_eq!(offset_of!(IscsiKernTargetInfo, attrs_num), 264);
-        assert_eq!(offset_of!(IscsiKernTargetInfo, attrs_ptr), 272);
-        assert_eq!(offset_of!(IscsiKernSessionInfo, sid), 8);
-        assert_eq!(offset_of!(IscsiKernSessionInfo, initiator_name), 16);
-        assert_eq!(offset_of!(IscsiKernSessionInfo, user_name), 272);
-        assert_eq!(offset_of!(IscsiKernSessionInfo, full_initiator_name), 528);
-        assert_eq!(offset_of!(IscsiKernSessionInfo, exp_cmd_sn), 848);
-        assert_eq!(offset_of!(IscsiKernSessionInfo, session_params), 852);
-        assert_eq!(offset_of!(IscsiKernSessionInfo, target_params), 956);
-        assert_eq!(offset_of!(IscsiKernConnInfo, sid), 8);
-        assert_eq!(offset_of!(IscsiKernConnInfo, cid), 16);
-        assert_eq!(offset_of!(IscsiKernConnInfo, stat_sn), 20);
-        assert_eq!(offset_of!(IscsiKernConnInfo, exp_stat_sn), 24);
-        assert_eq!(offset_of!(IscsiKernConnInfo, fd), 28);
-        assert_eq!(offset_of!(IscsiKernParamsInfo, sid), 8);
-        assert_eq!(offset_of!(IscsiKernParamsInfo, params_type), 16);
-        assert_eq!(offset_of!(IscsiKernParamsInfo, partial), 20);
-        assert_eq!(offset_of!(IscsiKernParamsInfo, session_params), 24);
-        assert_eq!(offset_of!(IscsiKernParamsInfo, target_params), 128);
-        assert_eq!(offset_of!(IscsiKernEvent, sid), 8);
-        assert_eq!(offset_of!(IscsiKernEvent, cid), 16);
-        assert_eq!(offset_of!(IscsiKernEvent, code), 20);
-        assert_eq!(offset_of!(IscsiKernEvent, cookie), 24);
-        assert_eq!(offset_of!(IscsiKernEvent, target_name), 28);
-        assert_eq!(offset_of!(IscsiKernEvent, param1_size), 284);
-        assert_eq!(offset_of!(IscsiKernEvent, param2_size), 288);
-        assert_eq!(offset_of!(IscsiKernAttrInfo, attr), 8);
-        assert_eq!(offset_of!(IscsiKernMgmtCmdResInfo, value), 16);
-        assert_eq!(offset_of!(IscsiKernInitiatorInfo, full_initiator_name), 4);
+        assert_eq!(offset_of!(iscsi_kern_target_info, name), 8);
+        assert_eq!(offset_of!(iscsi_kern_target_info, attrs_num), 264);
+        assert_eq!(offset_of!(iscsi_kern_target_info, attrs_ptr), 272);
+        assert_eq!(offset_of!(iscsi_kern_session_info, sid), 8);
+        assert_eq!(offset_of!(iscsi_kern_session_info, initiator_name), 16);
+        assert_eq!(offset_of!(iscsi_kern_session_info, user_name), 272);
+        assert_eq!(
+            offset_of!(iscsi_kern_session_info, full_initiator_name),
+            528
+        );
+        assert_eq!(offset_of!(iscsi_kern_session_info, exp_cmd_sn), 848);
+        assert_eq!(offset_of!(iscsi_kern_session_info, session_params), 852);
+        assert_eq!(offset_of!(iscsi_kern_session_info, target_params), 956);
+        assert_eq!(offset_of!(iscsi_kern_conn_info, sid), 8);
+        assert_eq!(offset_of!(iscsi_kern_conn_info, cid), 16);
+        assert_eq!(offset_of!(iscsi_kern_conn_info, stat_sn), 20);
+        assert_eq!(offset_of!(iscsi_kern_conn_info, exp_stat_sn), 24);
+        assert_eq!(offset_of!(iscsi_kern_conn_info, fd), 28);
+        assert_eq!(offset_of!(iscsi_kern_params_info, sid), 8);
+        assert_eq!(offset_of!(iscsi_kern_params_info, params_type), 16);
+        assert_eq!(offset_of!(iscsi_kern_params_info, partial), 20);
+        assert_eq!(offset_of!(iscsi_kern_params_info, session_params), 24);
+        assert_eq!(offset_of!(iscsi_kern_params_info, target_params), 128);
+        assert_eq!(offset_of!(iscsi_kern_event, sid), 8);
+        assert_eq!(offset_of!(iscsi_kern_event, cid), 16);
+        assert_eq!(offset_of!(iscsi_kern_event, code), 20);
+        assert_eq!(offset_of!(iscsi_kern_event, cookie), 24);
+        assert_eq!(offset_of!(iscsi_kern_event, target_name), 28);
+        assert_eq!(offset_of!(iscsi_kern_event, param1_size), 284);
+        assert_eq!(offset_of!(iscsi_kern_event, param2_size), 288);
+        assert_eq!(offset_of!(iscsi_kern_attr_info, attr), 8);
+        assert_eq!(offset_of!(iscsi_kern_mgmt_cmd_res_info, value), 16);
+        assert_eq!(
+            offset_of!(iscsi_kern_initiator_info, full_initiator_name),
+            4
+        );
     }
 
     #[test]
@@ -858,12 +871,12 @@ mod tests {
 
     #[test]
     fn register_info_union_accessors() {
-        let mut reg = IscsiKernRegisterInfo::default();
+        let mut reg = iscsi_kern_register_info::default();
         assert_eq!(reg.as_bytes(), &[0u8; 8]);
         reg.set_version(0x1122_3344_5566_7788);
         assert_eq!(reg.version(), 0x1122_3344_5566_7788);
         assert_eq!(reg.as_bytes(), &0x1122_3344_5566_7788u64.to_ne_bytes());
-        reg = IscsiKernRegisterInfo::default();
+        reg = iscsi_kern_register_info::default();
         reg.set_max_data_seg_len(0x0102_0304);
         assert_eq!(reg.max_data_seg_len(), 0x0102_0304);
         assert_eq!(reg.max_queued_cmds(), 0);
@@ -906,37 +919,43 @@ mod tests {
 
     #[test]
     fn defaults_are_zero() {
-        assert!(IscsiKernSessionInfo::default()
+        assert!(iscsi_kern_session_info::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
-        assert!(IscsiKernEvent::default().as_bytes().iter().all(|&b| b == 0));
-        assert!(IscsiKernTargetInfo::default()
+        assert!(iscsi_kern_event::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
-        assert!(IscsiKernConnInfo::default()
+        assert!(iscsi_kern_target_info::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
-        assert!(IscsiKernParamsInfo::default()
+        assert!(iscsi_kern_conn_info::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
-        assert!(IscsiKernAttr::default().as_bytes().iter().all(|&b| b == 0));
-        assert!(IscsiKernAttrInfo::default()
+        assert!(iscsi_kern_params_info::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
-        assert!(IscsiKernMgmtCmdResInfo::default()
+        assert!(iscsi_kern_attr::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
-        assert!(IscsiKernInitiatorInfo::default()
+        assert!(iscsi_kern_attr_info::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
-        assert!(IscsiKernRegisterInfo::default()
+        assert!(iscsi_kern_mgmt_cmd_res_info::default()
+            .as_bytes()
+            .iter()
+            .all(|&b| b == 0));
+        assert!(iscsi_kern_initiator_info::default()
+            .as_bytes()
+            .iter()
+            .all(|&b| b == 0));
+        assert!(iscsi_kern_register_info::default()
             .as_bytes()
             .iter()
             .all(|&b| b == 0));
@@ -948,12 +967,12 @@ mod tests {
     /// through the user pointer, compare, answer with the limits in the same bytes.
     fn register_handler(cmd: u32, arg: &mut IoctlArg<'_>) -> Result<i32, Errno> {
         assert_eq!(cmd, REGISTER_USERD);
-        let reg: IscsiKernRegisterInfo = arg.copy_from_user()?;
+        let reg: iscsi_kern_register_info = arg.copy_from_user()?;
         let ver = arg.strncpy_from_user(reg.version(), ISCSI_SCST_INTERFACE_VERSION.len() + 1)?;
         if ver != ISCSI_SCST_INTERFACE_VERSION.as_bytes() {
             return Err(Errno::EINVAL);
         }
-        let mut reg = IscsiKernRegisterInfo::default();
+        let mut reg = iscsi_kern_register_info::default();
         reg.set_max_data_seg_len(1 << 20);
         reg.set_max_queued_cmds(MAX_NR_QUEUED_CMNDS);
         arg.copy_to_user(&reg)?;
@@ -965,7 +984,7 @@ mod tests {
         let calls = with_ctl("abi-test-register-userd", register_handler, |f| {
             let version = format!("{ISCSI_SCST_INTERFACE_VERSION}\0");
             let mut mem = UserMemory::new();
-            let mut reg = IscsiKernRegisterInfo::default();
+            let mut reg = iscsi_kern_register_info::default();
             reg.set_version(mem.map(version.as_bytes()));
             assert_ne!(reg.version(), 0);
             assert_eq!(
@@ -977,7 +996,7 @@ mod tests {
 
             // A different version is refused and the struct is left alone.
             let mut mem = UserMemory::new();
-            let mut reg = IscsiKernRegisterInfo::default();
+            let mut reg = iscsi_kern_register_info::default();
             reg.set_version(mem.map(b"3.3.0-pre1_0000\0"));
             let before = reg;
             assert_eq!(
@@ -991,8 +1010,8 @@ mod tests {
         assert_eq!(calls, 3);
     }
 
-    fn sample_attrs() -> [IscsiKernAttr; 2] {
-        let mut a = [IscsiKernAttr::default(); 2];
+    fn sample_attrs() -> [iscsi_kern_attr; 2] {
+        let mut a = [iscsi_kern_attr::default(); 2];
         a[0].mode = 0o644;
         set_cstr(&mut a[0].name, b"IncomingUser");
         a[1].mode = 0o444;
@@ -1003,15 +1022,15 @@ mod tests {
     #[test]
     fn round_trip_target_info() {
         let handler = |cmd: u32, arg: &mut IoctlArg<'_>| -> Result<i32, Errno> {
-            let mut info: IscsiKernTargetInfo = arg.copy_from_user()?;
+            let mut info: iscsi_kern_target_info = arg.copy_from_user()?;
             assert_eq!(cstr(&info.name), b"iqn.2026-01.rs.scst:disk1");
             match cmd {
                 ADD_TARGET => {
                     assert_eq!((info.tid, info.cookie, info.attrs_num), (0, 0x0a0b_0c0d, 2));
                     let expected = sample_attrs();
                     for (i, want) in expected.iter().enumerate() {
-                        let addr = info.attrs_ptr + (i * size_of::<IscsiKernAttr>()) as u64;
-                        let got: IscsiKernAttr = arg.copy_from_user_ptr(addr)?;
+                        let addr = info.attrs_ptr + (i * size_of::<iscsi_kern_attr>()) as u64;
+                        let got: iscsi_kern_attr = arg.copy_from_user_ptr(addr)?;
                         assert_eq!(&got, want);
                     }
                     info.tid = 5;
@@ -1036,7 +1055,7 @@ mod tests {
         let calls = with_ctl("abi-test-target-info", handler, |f| {
             let attrs = sample_attrs();
             let mut mem = UserMemory::new();
-            let mut info = IscsiKernTargetInfo {
+            let mut info = iscsi_kern_target_info {
                 cookie: 0x0a0b_0c0d,
                 attrs_num: 2,
                 attrs_ptr: mem.map(attrs.as_bytes()),
@@ -1047,7 +1066,7 @@ mod tests {
             assert_eq!((info.tid, info.attrs_num, info.attrs_ptr), (5, 0, 0));
             assert_eq!(cstr(&info.name), b"renamed");
 
-            let mut del = IscsiKernTargetInfo {
+            let mut del = iscsi_kern_target_info {
                 tid: 5,
                 ..Default::default()
             };
@@ -1059,8 +1078,8 @@ mod tests {
         assert_eq!(calls, 2);
     }
 
-    fn sample_session() -> IscsiKernSessionInfo {
-        IscsiKernSessionInfo {
+    fn sample_session() -> iscsi_kern_session_info {
+        iscsi_kern_session_info {
             tid: 3,
             sid: 0x0123_4567_89ab_cdef,
             initiator_name: name_bytes("iqn.1993-08.org.debian:01:abc"),
@@ -1082,7 +1101,7 @@ mod tests {
             assert_eq!(raw[848..852], 0xfeed_f00du32.to_ne_bytes());
             assert_eq!(raw[972..976], (-46i32).to_ne_bytes());
             assert_eq!(&raw[272..276], b"joe\0");
-            let mut info: IscsiKernSessionInfo = arg.copy_from_user()?;
+            let mut info: iscsi_kern_session_info = arg.copy_from_user()?;
             assert_eq!(info, sample_session());
             info.sid += 1;
             info.exp_cmd_sn = 1;
@@ -1117,8 +1136,8 @@ mod tests {
     #[test]
     fn round_trip_conn_info() {
         let handler = |cmd: u32, arg: &mut IoctlArg<'_>| -> Result<i32, Errno> {
-            let mut info: IscsiKernConnInfo = arg.copy_from_user()?;
-            let want = IscsiKernConnInfo {
+            let mut info: iscsi_kern_conn_info = arg.copy_from_user()?;
+            let want = iscsi_kern_conn_info {
                 tid: 1,
                 sid: u64::MAX - 1,
                 cid: 2,
@@ -1136,7 +1155,7 @@ mod tests {
         };
         let calls = with_ctl("abi-test-conn-info", handler, |f| {
             for (cmd, fd) in [(ADD_CONN, 33), (DEL_CONN, 66)] {
-                let mut info = IscsiKernConnInfo {
+                let mut info = iscsi_kern_conn_info {
                     tid: 1,
                     sid: u64::MAX - 1,
                     cid: 2,
@@ -1165,7 +1184,7 @@ mod tests {
     #[test]
     fn round_trip_params_info() {
         let handler = |cmd: u32, arg: &mut IoctlArg<'_>| -> Result<i32, Errno> {
-            let mut info: IscsiKernParamsInfo = arg.copy_from_user()?;
+            let mut info: iscsi_kern_params_info = arg.copy_from_user()?;
             assert_eq!((info.tid, info.sid, info.partial), (9, 0x55, 1));
             assert_eq!(info.session_params, params::<26>(1));
             assert_eq!(info.target_params, params::<5>(1000));
@@ -1185,7 +1204,7 @@ mod tests {
                 (ISCSI_PARAM_SET, key_session),
                 (ISCSI_PARAM_GET, key_target),
             ] {
-                let mut info = IscsiKernParamsInfo {
+                let mut info = iscsi_kern_params_info {
                     tid: 9,
                     sid: 0x55,
                     params_type: ty,
@@ -1213,7 +1232,7 @@ mod tests {
     #[test]
     fn round_trip_attr_info() {
         let handler = |cmd: u32, arg: &mut IoctlArg<'_>| -> Result<i32, Errno> {
-            let mut info: IscsiKernAttrInfo = arg.copy_from_user()?;
+            let mut info: iscsi_kern_attr_info = arg.copy_from_user()?;
             assert_eq!((info.tid, info.cookie, info.attr.mode), (4, 77, 0o600));
             assert_eq!(cstr(&info.attr.name), b"allowed_portal[0]");
             info.attr.mode &= 0o444 | 0o222;
@@ -1224,7 +1243,7 @@ mod tests {
         };
         let calls = with_ctl("abi-test-attr-info", handler, |f| {
             for (cmd, cookie) in [(ISCSI_ATTR_ADD, 1), (ISCSI_ATTR_DEL, 2)] {
-                let mut info = IscsiKernAttrInfo {
+                let mut info = iscsi_kern_attr_info {
                     tid: 4,
                     cookie: 77,
                     ..Default::default()
@@ -1246,7 +1265,7 @@ mod tests {
     fn round_trip_mgmt_cmd_res_info() {
         let handler = |cmd: u32, arg: &mut IoctlArg<'_>| -> Result<i32, Errno> {
             assert_eq!(cmd, MGMT_CMD_CALLBACK);
-            let mut info: IscsiKernMgmtCmdResInfo = arg.copy_from_user()?;
+            let mut info: iscsi_kern_mgmt_cmd_res_info = arg.copy_from_user()?;
             assert_eq!((info.tid, info.cookie, info.req_cmd), (8, 0x1234, 5));
             assert_eq!(info.result, (-2i32) as u32);
             assert_eq!(cstr(&info.value), b"CRC32C\n[key]\n");
@@ -1256,7 +1275,7 @@ mod tests {
             Ok(0)
         };
         let calls = with_ctl("abi-test-mgmt-cmd-res", handler, |f| {
-            let mut info = IscsiKernMgmtCmdResInfo {
+            let mut info = iscsi_kern_mgmt_cmd_res_info {
                 tid: 8,
                 cookie: 0x1234,
                 req_cmd: 5,
@@ -1277,7 +1296,7 @@ mod tests {
     fn round_trip_initiator_info() {
         let handler = |cmd: u32, arg: &mut IoctlArg<'_>| -> Result<i32, Errno> {
             assert_eq!(cmd, ISCSI_INITIATOR_ALLOWED);
-            let mut info: IscsiKernInitiatorInfo = arg.copy_from_user()?;
+            let mut info: iscsi_kern_initiator_info = arg.copy_from_user()?;
             assert_eq!(info.tid, 11);
             let allowed = cstr(&info.full_initiator_name) == b"iqn.x#10.1.1.1";
             info.tid = 12;
@@ -1285,13 +1304,13 @@ mod tests {
             Ok(i32::from(allowed))
         };
         let calls = with_ctl("abi-test-initiator-info", handler, |f| {
-            let mut info = IscsiKernInitiatorInfo {
+            let mut info = iscsi_kern_initiator_info {
                 tid: 11,
                 full_initiator_name: name_bytes("iqn.x#10.1.1.1"),
             };
             assert_eq!(f.ioctl_struct(ISCSI_INITIATOR_ALLOWED, &mut info), Ok(1));
             assert_eq!(info.tid, 12);
-            let mut info = IscsiKernInitiatorInfo {
+            let mut info = iscsi_kern_initiator_info {
                 tid: 11,
                 full_initiator_name: name_bytes("iqn.y"),
             };
@@ -1302,7 +1321,7 @@ mod tests {
 
     /// A test-only command: the event struct travels over netlink, not an ioctl, but its bytes
     /// must survive the same copy path.
-    const TEST_EVENT: u32 = _IOWR(b'S', 0, size_of::<IscsiKernEvent>());
+    const TEST_EVENT: u32 = _IOWR(b'S', 0, size_of::<iscsi_kern_event>());
 
     #[test]
     fn round_trip_event() {
@@ -1311,7 +1330,7 @@ mod tests {
             let raw: [u8; 296] = arg.copy_from_user()?;
             assert_eq!(raw[20..24], E_CONN_CLOSE.to_ne_bytes());
             assert_eq!(raw[284..288], 17u32.to_ne_bytes());
-            let mut ev: IscsiKernEvent = arg.copy_from_user()?;
+            let mut ev: iscsi_kern_event = arg.copy_from_user()?;
             assert_eq!(
                 (ev.tid, ev.sid, ev.cid, ev.code, ev.cookie),
                 (1, 2, 3, E_CONN_CLOSE, 4)
@@ -1326,7 +1345,7 @@ mod tests {
             Ok(0)
         };
         let calls = with_ctl("abi-test-event", handler, |f| {
-            let mut ev = IscsiKernEvent {
+            let mut ev = iscsi_kern_event {
                 tid: 1,
                 sid: 2,
                 cid: 3,
@@ -1358,11 +1377,11 @@ mod tests {
     #[test]
     fn short_argument_is_efault() {
         let handler = |_cmd: u32, arg: &mut IoctlArg<'_>| -> Result<i32, Errno> {
-            let _: IscsiKernSessionInfo = arg.copy_from_user()?;
+            let _: iscsi_kern_session_info = arg.copy_from_user()?;
             Ok(0)
         };
         let calls = with_ctl("abi-test-short-arg", handler, |f| {
-            let mut conn = IscsiKernConnInfo::default();
+            let mut conn = iscsi_kern_conn_info::default();
             assert_eq!(f.ioctl_struct(ADD_SESSION, &mut conn), Err(Errno::EFAULT));
         });
         assert_eq!(calls, 1);

@@ -135,7 +135,7 @@ pub fn atomic64_inc_return(v: &Atomic64) -> i64 {
 pub struct BitWord(AtomicUsize);
 
 impl BitWord {
-    /// A flag word with the given bits set.
+    /// C: an `unsigned long` flags field initialised to `bits`.
     pub const fn new(bits: usize) -> Self {
         Self(AtomicUsize::new(bits))
     }
@@ -145,7 +145,7 @@ impl BitWord {
     }
 }
 
-/// `BITS_PER_LONG` on x86_64.
+/// C `BITS_PER_LONG` on x86_64.
 pub const BITS_PER_LONG: u32 = usize::BITS;
 
 fn bit_mask(nr: u32) -> usize {

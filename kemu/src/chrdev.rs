@@ -223,7 +223,8 @@ impl<'a> IoctlArg<'a> {
         IoctlArg { arg, mem }
     }
 
-    /// Length of the argument buffer: how many bytes at `arg` the daemon made accessible.
+    /// Length of the argument buffer: how many bytes at `arg` the daemon made accessible
+    /// (C: the `access_ok()` range of the user pointer).
     pub fn len(&self) -> usize {
         self.arg.len()
     }

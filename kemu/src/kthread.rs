@@ -43,7 +43,7 @@ impl TaskStruct {
         self.pid.load(SeqCst)
     }
 
-    /// True if this task was created by [`kthread_create`]/[`kthread_run`].
+    /// True if this task was created by [`kthread_create`]/[`kthread_run`] (C: `PF_KTHREAD`).
     pub fn is_kthread(&self) -> bool {
         self.is_kthread
     }

@@ -176,12 +176,12 @@ impl<T> List<T> {
         self.node(h).is_some()
     }
 
-    /// The element `h` names.
+    /// The element `h` names (C `list_entry(ptr, type, member)`).
     pub fn get(&self, h: ListHandle) -> Option<&T> {
         self.node(h)?.val.as_ref()
     }
 
-    /// The element `h` names, mutably.
+    /// The element `h` names, mutably (C `list_entry()`).
     pub fn get_mut(&mut self, h: ListHandle) -> Option<&mut T> {
         self.node(h)?;
         self.nodes[h.idx as usize].val.as_mut()
@@ -302,12 +302,12 @@ impl AtomicListHandle {
         })
     }
 
-    /// The handle stored, if the object is on a list.
+    /// The handle stored, if the object is on a list (C `!list_empty(&obj->entry)`).
     pub fn get(&self) -> Option<ListHandle> {
         Self::unpack(self.0.load(std::sync::atomic::Ordering::Acquire))
     }
 
-    /// Stores the handle `add_tail` returned.
+    /// Stores the handle `add_tail` returned (C: the entry is now linked).
     pub fn set(&self, h: ListHandle) {
         let v = (u64::from(h.idx) << 32) | u64::from(h.gen);
         self.0.store(v, std::sync::atomic::Ordering::Release);
@@ -319,7 +319,7 @@ impl AtomicListHandle {
     }
 }
 
-/// Iterator of [`List::iter`].
+/// Iterator of [`List::iter`] (C `list_for_each_entry()`).
 #[derive(Debug)]
 pub struct Iter<'a, T> {
     list: &'a List<T>,

@@ -20,7 +20,8 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const PAGE_SIZE: usize = 1 << PAGE_SHIFT;
 /// The largest page order served (C `MAX_ORDER - 1` on x86_64 is 10).
 pub const MAX_ORDER: u32 = 10;
-/// How many bytes of free pages of one order are kept for reuse.
+/// How many bytes of free pages of one order are kept for reuse (the role of the kernel's
+/// per-CPU page lists' high watermark).
 pub const PAGE_POOL_MAX_BYTES: usize = 64 << 20;
 
 /// C `gfp_t`: allocation flags.
@@ -44,7 +45,7 @@ impl std::ops::BitOr for Gfp {
 }
 
 impl Gfp {
-    /// True if the flags include `__GFP_ZERO`.
+    /// True if the flags include C `__GFP_ZERO`.
     pub fn zero(self) -> bool {
         self.0 & __GFP_ZERO.0 != 0
     }
@@ -67,7 +68,7 @@ impl std::fmt::Debug for Page {
 }
 
 impl Page {
-    /// The page order (0 = one page).
+    /// The page order (0 = one page; C `compound_order(page)`).
     pub fn order(&self) -> u32 {
         self.order
     }
@@ -83,7 +84,7 @@ pub fn page_address_mut(page: &mut Page) -> &mut [u8] {
     &mut page.buf
 }
 
-/// Counters of the page allocator.
+/// Counters of the page allocator (C: the `pgalloc`/`pgfree` lines of `/proc/vmstat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PagePoolStats {
     /// Pages taken from the heap.
@@ -112,7 +113,7 @@ static POOL: PagePool = PagePool {
     heap_frees: AtomicU64::new(0),
 };
 
-/// The page allocator's counters (process-wide).
+/// The page allocator's counters, process-wide (C: `/proc/vmstat`).
 pub fn page_pool_stats() -> PagePoolStats {
     PagePoolStats {
         heap_allocs: POOL.heap_allocs.load(Relaxed),
@@ -215,11 +216,11 @@ impl<T> KmemCache<T> {
     pub fn name(&self) -> &str {
         &self.name
     }
-    /// Allocations that came from the heap.
+    /// Allocations that came from the heap (C: `/proc/slabinfo` `num_objs` growth).
     pub fn heap_allocs(&self) -> u64 {
         self.heap_allocs.load(Relaxed)
     }
-    /// Allocations served from freed objects.
+    /// Allocations served from freed objects (C: slab hits).
     pub fn hits(&self) -> u64 {
         self.hits.load(Relaxed)
     }

@@ -594,7 +594,7 @@ impl EventLoop {
             return Err(Errno::EINVAL);
         }
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
-        let waker = EventFd::from_flags(EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?;
+        let waker = EventFd::from_flags(EfdFlags::EFD_CLOEXEC.union(EfdFlags::EFD_NONBLOCK))?;
         epoll.add(&waker, EpollEvent::new(EpollFlags::EPOLLIN, WAKER_TOKEN))?;
         let shared = Arc::new(LoopShared {
             name: name.to_owned(),
@@ -618,7 +618,7 @@ impl EventLoop {
         }))
     }
 
-    /// The loop thread's name, as given to [`EventLoop::new`].
+    /// The loop thread's name, as given to [`EventLoop::new`] (C: the softirq thread's `comm`).
     pub fn name(&self) -> &str {
         &self.shared.name
     }

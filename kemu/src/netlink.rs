@@ -501,6 +501,11 @@ mod tests {
         (k, seen)
     }
 
+    fn is_nonblocking(u: &NetlinkUserSock) -> bool {
+        OFlag::from_bits_retain(fcntl(u.as_fd(), FcntlArg::F_GETFL).unwrap())
+            .contains(OFlag::O_NONBLOCK)
+    }
+
     fn readable(u: &NetlinkUserSock, ms: u16) -> bool {
         let mut p = [PollFd::new(u.as_fd(), PollFlags::POLLIN)];
         poll(&mut p, PollTimeout::from(ms)).unwrap() == 1
@@ -668,6 +673,7 @@ mod tests {
             .unwrap();
         assert_eq!(*me.lock(), Some(thread::current().id()));
         let mut buf = [0u8; 64];
+        assert!(readable(&u, 0), "the ack is queued before sendmsg returns");
         assert_eq!(u.recvmsg(&mut buf), Ok(20));
         let (h, p) = nlmsg_parse(&buf[..20]).unwrap();
         assert_eq!(h.nlmsg_type, NLMSG_ERROR);
@@ -688,6 +694,7 @@ mod tests {
         }
         assert!(readable(&u, 1000));
         u.set_nonblocking(true).unwrap();
+        assert!(is_nonblocking(&u));
         let mut buf = [0u8; 256];
         for (i, m) in msgs.iter().enumerate() {
             let n = u.recvmsg(&mut buf).unwrap();
@@ -719,6 +726,7 @@ mod tests {
         for (seq, payload) in [(7u32, &event[..]), (8, &p1[..]), (9, &p2[..])] {
             let mut hdr = [0u8; NLMSG_HDRLEN];
             let mut data = vec![0xeeu8; nlmsg_align(payload.len())];
+            assert!(readable(&u, 1000));
             let n = u
                 .recvmsg_iov(
                     &mut [IoSliceMut::new(&mut hdr), IoSliceMut::new(&mut data)],
@@ -858,6 +866,7 @@ mod tests {
             "blocking unicast returned while the queue was full"
         );
         u.set_nonblocking(true).unwrap();
+        assert!(is_nonblocking(&u));
         let mut buf = [0u8; 256];
         let mut got = 0usize;
         let end = Instant::now() + Duration::from_millis(1500);
@@ -887,6 +896,7 @@ mod tests {
         netlink_unicast(&k, &m, pid, false).unwrap();
         netlink_kernel_release(&k);
         let mut buf = [0u8; 64];
+        assert!(readable(&u, 1000));
         assert_eq!(u.recvmsg(&mut buf), Ok(20));
         assert_eq!(&buf[..20], &m[..]);
         assert!(readable(&u, 1000));
@@ -992,6 +1002,7 @@ mod tests {
         assert_eq!(t.join().unwrap(), Ok(20));
         u.set_nonblocking(true).unwrap();
         u.set_nonblocking(true).unwrap();
+        assert!(is_nonblocking(&u), "setting it twice keeps it");
         assert_eq!(u.recvmsg(&mut buf), Err(Errno::EAGAIN));
         u.set_nonblocking(false).unwrap();
         let fl = OFlag::from_bits_retain(fcntl(u.as_fd(), FcntlArg::F_GETFL).unwrap());

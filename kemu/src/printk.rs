@@ -69,19 +69,19 @@ pub const SCST_DEFAULT_LOG_FLAGS: u32 = TRACE_OUT_OF_MEM
 pub struct TraceFlag(AtomicU32);
 
 impl TraceFlag {
-    /// A flag word with the given mask.
+    /// C: `unsigned long trace_flag = mask;`.
     pub const fn new(mask: u32) -> Self {
         Self(AtomicU32::new(mask))
     }
-    /// The current mask.
+    /// C: reading `trace_flag`.
     pub fn get(&self) -> u32 {
         self.0.load(Relaxed)
     }
-    /// Replaces the mask (a write to a `trace_level` file).
+    /// C: assigning `trace_flag` (a write to a `trace_level` file).
     pub fn set(&self, mask: u32) {
         self.0.store(mask, Relaxed)
     }
-    /// True if any bit of `mask` is enabled.
+    /// C: `trace_flag & mask`, the test inside `TRACE()`.
     pub fn enabled(&self, mask: u32) -> bool {
         self.get() & mask != 0
     }
@@ -204,7 +204,7 @@ macro_rules! TRACE_EXIT_RES {
     };
 }
 
-/// Where [`init_logging`] sends messages.
+/// Where [`init_logging`] sends messages (C: the console, or syslog for the daemon).
 #[derive(Debug)]
 pub enum LogSink {
     /// Standard error (the foreground mode, `-f`).
@@ -213,7 +213,7 @@ pub enum LogSink {
     File(std::fs::File),
 }
 
-/// Installs the process's log sink at `level` (the printk console level). Fails if a logger
+/// Installs the process's log sink at `level` (C: the printk console log level). Fails if a logger
 /// is already installed.
 pub fn init_logging(level: log::LevelFilter, sink: LogSink) -> Result<(), log::SetLoggerError> {
     let config = simplelog::ConfigBuilder::new()

@@ -118,7 +118,7 @@ pub fn sg_iovec(sgl: &[Scatterlist]) -> Vec<IoSlice<'_>> {
         .collect()
 }
 
-/// The list as I/O vectors for `readv`/`recvmsg`.
+/// The list as I/O vectors for `readv`/`recvmsg` (C: `struct kvec`s from `sg_virt()`).
 pub fn sg_iovec_mut(sgl: &mut [Scatterlist]) -> Vec<IoSliceMut<'_>> {
     sgl.iter_mut()
         .filter(|sg| sg.length > 0)

@@ -69,7 +69,7 @@ impl<T> SpinLock<T> {
         self.0.get_mut()
     }
 
-    /// Consumes the lock and returns the data.
+    /// Consumes the lock and returns the data (C: the object is freed with its lock).
     pub fn into_inner(self) -> T {
         self.0.into_inner()
     }
@@ -133,12 +133,12 @@ impl<T> Mutex<T> {
         self.0.is_locked()
     }
 
-    /// Access through a unique reference, without locking.
+    /// Access through a unique reference, without locking (C: initialising a private object).
     pub fn get_mut(&mut self) -> &mut T {
         self.0.get_mut()
     }
 
-    /// Consumes the mutex and returns the data.
+    /// Consumes the mutex and returns the data (C: `mutex_destroy()`).
     pub fn into_inner(self) -> T {
         self.0.into_inner()
     }
@@ -176,7 +176,7 @@ impl<T> RwLock<T> {
         self.0.write()
     }
 
-    /// Access through a unique reference, without locking.
+    /// Access through a unique reference, without locking (C: initialising a private object).
     pub fn get_mut(&mut self) -> &mut T {
         self.0.get_mut()
     }

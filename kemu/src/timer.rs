@@ -60,7 +60,8 @@ pub const fn jiffies_to_msecs(j: u64) -> u64 {
 pub const fn usecs_to_jiffies(us: u64) -> u64 {
     us.div_ceil(1_000_000 / HZ)
 }
-/// A jiffies interval as a `Duration` (for the emulation's own sleeps).
+/// A jiffies interval as a `Duration` (C `jiffies_to_timespec64()`, for the emulation's own
+/// sleeps).
 pub const fn jiffies_to_duration(j: u64) -> Duration {
     Duration::from_millis(jiffies_to_msecs(j))
 }

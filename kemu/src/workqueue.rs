@@ -107,7 +107,7 @@ impl std::fmt::Debug for Workqueue {
 }
 
 impl Workqueue {
-    /// The queue's name.
+    /// The queue's name (C `wq->name`).
     pub fn name(&self) -> &str {
         &self.0.name
     }
