@@ -197,7 +197,7 @@ impl<'a> UserMemory<'a> {
         self.maps.iter().find_map(|&(start, data)| {
             let off = usize::try_from(addr.checked_sub(start)?).ok()?;
             data.get(off..)
-                .filter(|_| off < data.len() || (off == 0 && data.is_empty()))
+                .filter(|_| off < data.len() || data.is_empty())
         })
     }
 }
@@ -525,9 +525,7 @@ impl CharDevFile {
     }
 
     /// C `close(fd)`: releases the file (the driver's `release` runs once).
-    pub fn close(self) {
-        drop(self);
-    }
+    pub fn close(self) {}
 }
 
 impl Drop for CharDevFile {

@@ -79,9 +79,12 @@ pub fn wait_for_completion_timeout(x: &Completion, timeout: u64) -> u64 {
     let deadline = std::time::Instant::now() + jiffies_to_duration(timeout);
     let mut d = x.done.lock();
     while *d == 0 {
-        if x.wait.wait_until(&mut d, deadline).timed_out() && *d == 0 {
-            return 0;
+        if x.wait.wait_until(&mut d, deadline).timed_out() {
+            break;
         }
+    }
+    if *d == 0 {
+        return 0;
     }
     consume(&mut d);
     let spent = crate::timer::jiffies().wrapping_sub(start);
