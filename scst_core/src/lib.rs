@@ -7,6 +7,9 @@
 //! pool (`scst_mem.c`) and the public structures of `scst.h`/`scst_const.h`.
 //!
 //! One C file becomes one module of the same stem; docs/PORTING.md tracks which are ported.
-//! Nothing is ported yet: this crate is the place they go.
+//! So far: the constants of `scst_const.h` and `scst.h`.
 
 #![forbid(unsafe_code)]
+
+pub mod scst; // scst.h: the public SCST interface (constants so far)
+pub mod scst_const; // scst_const.h: SCST's shared constants
