@@ -3,12 +3,24 @@
 //! r7105): the modules the `iscsi-scstd` binary (and later `iscsi-scst-adm`) are built from,
 //! one per C file as docs/PORTING.md lists them.
 //!
+//! - [`config`]: the configuration file, accounts and initiator access rules (`config.c`).
+//! - [`conn`]: connections and handing them to the driver (`conn.c`).
+//! - [`ctldev`]: the ioctl wrappers of the control device (`ctldev.c`).
 //! - [`iscsi_hdr`]: the daemon's PDU layouts and constants (`iscsi_hdr.h`, `types.h`).
+//! - [`iscsid`]: the daemon's objects and state (`iscsid.h`).
 //! - [`param`]: the negotiation key tables and their operations (`param.c`, `param.h`).
+//! - [`session`]: sessions and TSIH allocation (`session.c`).
+//! - [`target`]: the target list (`target.c`).
 //!
 //! The daemon talks to the driver only through the ABI of [`iscsi_scst::abi`].
 
 #![forbid(unsafe_code)]
 
+pub mod config;
+pub mod conn;
+pub mod ctldev;
 pub mod iscsi_hdr;
+pub mod iscsid;
 pub mod param;
+pub mod session;
+pub mod target;

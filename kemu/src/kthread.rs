@@ -275,7 +275,28 @@ mod tests {
             .unwrap();
         assert_eq!(c, ("plain-thread".to_owned(), false, false, true));
         set_user_nice(&current(), -5);
-        assert!(num_online_cpus() >= 1);
+        assert_eq!(
+            num_online_cpus(),
+            std::thread::available_parallelism().unwrap().get()
+        );
+    }
+
+    #[test]
+    fn schedule_sleeps_until_woken() {
+        let woke = Arc::new(AtomicBool::new(false));
+        let w2 = woke.clone();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let h = std::thread::spawn(move || {
+            tx.send(current()).unwrap();
+            schedule();
+            w2.store(true, SeqCst);
+        });
+        let task = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!woke.load(SeqCst), "schedule() returned without a wake-up");
+        wake_up_process(&task);
+        h.join().unwrap();
+        assert!(woke.load(SeqCst));
     }
 
     #[test]

@@ -309,7 +309,7 @@ impl AtomicListHandle {
 
     /// Stores the handle `add_tail` returned (C: the entry is now linked).
     pub fn set(&self, h: ListHandle) {
-        let v = (u64::from(h.idx) << 32) | u64::from(h.gen);
+        let v = (u64::from(h.idx) << 32) + u64::from(h.gen);
         self.0.store(v, std::sync::atomic::Ordering::Release);
     }
 

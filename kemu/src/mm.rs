@@ -329,6 +329,8 @@ mod tests {
         assert_eq!(get_order(1 << 20), 8);
         assert_eq!(get_order(0), 0);
         assert!(!GFP_KERNEL.zero() && (GFP_KERNEL | __GFP_ZERO).zero());
+        assert_eq!(GFP_KERNEL | GFP_KERNEL, GFP_KERNEL);
+        assert_eq!((GFP_ATOMIC | __GFP_ZERO).0, 0x102);
     }
 
     #[test]
