@@ -376,6 +376,7 @@ mod tests {
         }
         kmem_cache_free(&c, z);
         assert_eq!(c.free.lock().len(), 2);
+        assert_eq!((c.heap_allocs(), c.hits()), (5, 2));
         assert!(format!("{c:?}").contains("test_cache"));
         kmem_cache_destroy(c);
     }

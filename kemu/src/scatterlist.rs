@@ -188,8 +188,11 @@ mod tests {
         assert_eq!(sg_copy_to_buffer(&sgl, &mut long), 8096);
         assert_eq!(long[8096], 0xff);
         assert_eq!(sg_copy_from_buffer(&mut sgl, &[1u8; 9000]), 8096);
+        // Ends inside the second entry.
+        assert_eq!(sg_copy_from_buffer(&mut sgl, &[4u8; 5000]), 5000);
+        assert_eq!(sg_virt(&sgl[1])[903..905], [4, 1]);
         assert_eq!(sg_copy_from_buffer(&mut sgl, &[2u8; 10]), 10);
-        assert_eq!(sg_virt(&sgl[0])[9..11], [2, 1]);
+        assert_eq!(sg_virt(&sgl[0])[9..11], [2, 4]);
     }
 
     #[test]

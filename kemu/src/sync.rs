@@ -212,6 +212,7 @@ mod tests {
         assert!(l.try_lock().is_none());
         spin_unlock_bh(g);
         assert!(!l.is_locked());
+        assert!(l.try_lock().is_some());
         for get in [
             spin_lock::<u32> as fn(&SpinLock<u32>) -> SpinLockGuard<'_, u32>,
             spin_lock_irq,
