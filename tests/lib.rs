@@ -6,6 +6,10 @@
 
 use std::path::PathBuf;
 
+/// A small raw iSCSI initiator (RFC 3720, std + crc32c only) that the integration tests use as
+/// an independent oracle; proven against tgt in `initiator_vs_tgt.rs`.
+pub mod initiator;
+
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
