@@ -128,8 +128,9 @@ fn timer_thread() {
         };
         let now = jiffies().wrapping_sub(INITIAL_JIFFIES);
         if k > now {
-            let wait = jiffies_to_duration(k - now);
-            b.kick.wait_for(&mut st, wait);
+            // `k` counts milliseconds since start-up, like `boot()`.
+            b.kick
+                .wait_until(&mut st, boot() + Duration::from_millis(k));
             continue;
         }
         let t = t.clone();
@@ -291,7 +292,9 @@ mod tests {
         let j1 = jiffies();
         assert!(time_after_eq(j1, j0 + 20), "{j0} {j1}");
         assert!(j1.wrapping_sub(j0) < 5000);
-        assert_eq!(msleep_interruptible(1), 0);
+        let t = Instant::now();
+        assert_eq!(msleep_interruptible(15), 0);
+        assert!(t.elapsed() >= Duration::from_millis(15));
     }
 
     #[test]

@@ -458,6 +458,45 @@ mod tests {
     }
 
     #[test]
+    fn add_and_remove_without_a_wake_up() {
+        let wq = WaitQueueHead::new();
+        let e = WaitQueueEntry::new();
+        add_wait_queue(&wq, &e);
+        add_wait_queue(&wq, &e);
+        assert_eq!(queue_len(&wq), 1, "an entry is queued once");
+        remove_wait_queue(&wq, &e);
+        assert!(!waitqueue_active(&wq));
+        let e2 = WaitQueueEntry::default();
+        prepare_to_wait_exclusive(&wq, &e);
+        prepare_to_wait(&wq, &e2);
+        assert_eq!(queue_len(&wq), 2);
+        finish_wait(&wq, &e);
+        assert_eq!(queue_len(&wq), 1);
+        finish_wait(&wq, &e2);
+        assert!(!waitqueue_active(&wq));
+    }
+
+    #[test]
+    fn schedule_sleeps_until_woken() {
+        let wq = Arc::new(WaitQueueHead::new());
+        let woke = Arc::new(AtomicBool::new(false));
+        let (wq2, w2) = (wq.clone(), woke.clone());
+        let h = std::thread::spawn(move || {
+            let e = WaitQueueEntry::new();
+            prepare_to_wait(&wq2, &e);
+            schedule();
+            w2.store(true, SeqCst);
+            finish_wait(&wq2, &e);
+        });
+        assert!(wait_until(|| waitqueue_active(&wq)));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(!woke.load(SeqCst), "schedule() returned without a wake-up");
+        wake_up(&wq);
+        h.join().unwrap();
+        assert!(woke.load(SeqCst));
+    }
+
+    #[test]
     fn wait_event_timeout_values() {
         let wq = WaitQueueHead::new();
         let start = Instant::now();

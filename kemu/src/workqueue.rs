@@ -675,6 +675,162 @@ mod tests {
         destroy_workqueue(&wq);
     }
 
+    /// Names of this process's threads (`/proc/self/task/*/comm`).
+    fn thread_names() -> Vec<String> {
+        std::fs::read_dir("/proc/self/task")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("comm")).ok())
+            .map(|s| s.trim_end().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn thread_counts_follow_max_active() {
+        let wq = alloc_workqueue("kemu_n3", 3).unwrap();
+        assert_eq!(wq.0.threads.lock().len(), 3);
+        destroy_workqueue(&wq);
+        let wq = alloc_workqueue("kemu_n0", 0).unwrap();
+        assert_eq!(wq.0.threads.lock().len(), crate::kthread::num_online_cpus());
+        destroy_workqueue(&wq);
+        let wq = create_workqueue("kemu_ncpu").unwrap();
+        assert_eq!(wq.0.threads.lock().len(), crate::kthread::num_online_cpus());
+        destroy_workqueue(&wq);
+        let wq = create_singlethread_workqueue("kemu_n1").unwrap();
+        assert_eq!(wq.0.threads.lock().len(), 1);
+        destroy_workqueue(&wq);
+    }
+
+    #[test]
+    fn workers_are_named_after_their_queue() {
+        let wq = alloc_workqueue("kemu_named", 2).unwrap();
+        assert!(wait_until(|| {
+            let names = thread_names();
+            names.iter().any(|n| n == "kemu_named/0") && names.iter().any(|n| n == "kemu_named/1")
+        }));
+        destroy_workqueue(&wq);
+        assert!(wq.0.threads.lock().is_empty());
+    }
+
+    #[test]
+    fn drain_workqueue_waits_for_running_and_queued_items() {
+        let wq = create_singlethread_workqueue("kemu_drain").unwrap();
+        let done = Arc::new(AtomicUsize::new(0));
+        let works: Vec<_> = (0..3)
+            .map(|_| {
+                let d = done.clone();
+                WorkStruct::new(move || {
+                    msleep(20);
+                    d.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        for w in &works {
+            queue_work(&wq, w);
+        }
+        drain_workqueue(&wq);
+        assert_eq!(done.load(SeqCst), 3);
+        destroy_workqueue(&wq);
+    }
+
+    #[test]
+    fn flush_work_does_not_wait_for_a_later_queueing() {
+        let wq = create_singlethread_workqueue("kemu_flush2").unwrap();
+        let gate = Arc::new(crate::completion::Completion::new());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let slot: Arc<OnceLock<Arc<WorkStruct>>> = Arc::new(OnceLock::new());
+        let (g, r, s, q) = (
+            gate.clone(),
+            runs.clone(),
+            Arc::downgrade(&slot),
+            wq.clone(),
+        );
+        let w = WorkStruct::new(move || {
+            let n = r.fetch_add(1, SeqCst);
+            if n == 0 {
+                // The first run queues the item again; the second run blocks.
+                if let Some(slot) = s.upgrade() {
+                    if let Some(me) = slot.get() {
+                        queue_work(&q, me);
+                    }
+                }
+            } else {
+                crate::completion::wait_for_completion(&g);
+            }
+        });
+        slot.set(w.clone()).unwrap();
+        // A blocker ahead of it keeps the item pending until flush_work has looked at it.
+        let gate0 = Arc::new(crate::completion::Completion::new());
+        let g0 = gate0.clone();
+        let blocker = WorkStruct::new(move || crate::completion::wait_for_completion(&g0));
+        queue_work(&wq, &blocker);
+        queue_work(&wq, &w);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let w2 = w.clone();
+        std::thread::spawn(move || {
+            flush_work(&w2);
+            let _ = tx.send(());
+        });
+        msleep(50);
+        crate::completion::complete(&gate0);
+        // flush_work must return once the first queueing has run, while the second run is
+        // still blocked.
+        let returned = rx.recv_timeout(Duration::from_secs(5)).is_ok();
+        crate::completion::complete_all(&gate);
+        assert!(
+            returned,
+            "flush_work waited for a queueing made after it was called"
+        );
+        destroy_workqueue(&wq);
+        assert_eq!(runs.load(SeqCst), 2);
+    }
+
+    #[test]
+    fn cancel_removes_only_its_own_item() {
+        let wq = create_singlethread_workqueue("kemu_cancel2").unwrap();
+        let gate = Arc::new(crate::completion::Completion::new());
+        let g = gate.clone();
+        let blocker = WorkStruct::new(move || crate::completion::wait_for_completion(&g));
+        let (victim, victim_runs) = counter_work();
+        let (other, other_runs) = counter_work();
+        queue_work(&wq, &blocker);
+        queue_work(&wq, &victim);
+        queue_work(&wq, &other);
+        assert!(cancel_work_sync(&victim));
+        crate::completion::complete(&gate);
+        flush_workqueue(&wq);
+        assert_eq!(victim_runs.load(SeqCst), 0);
+        assert_eq!(
+            other_runs.load(SeqCst),
+            1,
+            "cancelling one item dropped another"
+        );
+        destroy_workqueue(&wq);
+    }
+
+    #[test]
+    fn delayed_requeue_while_running_waits_for_its_timer() {
+        let wq = create_singlethread_workqueue("kemu_dreq").unwrap();
+        let gate = Arc::new(crate::completion::Completion::new());
+        let started = Arc::new(AtomicBool::new(false));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let (g, st, r) = (gate.clone(), started.clone(), runs.clone());
+        let dw = DelayedWork::new(move || {
+            st.store(true, SeqCst);
+            r.fetch_add(1, SeqCst);
+            crate::completion::wait_for_completion(&g);
+        });
+        queue_delayed_work(&wq, &dw, 0);
+        assert!(wait_until(|| started.load(SeqCst)));
+        // Queued again with a long delay while it runs: it must not run when this run ends.
+        assert!(queue_delayed_work(&wq, &dw, 10_000));
+        crate::completion::complete_all(&gate);
+        msleep(60);
+        assert_eq!(runs.load(SeqCst), 1);
+        assert!(delayed_work_pending(&dw));
+        assert!(cancel_delayed_work_sync(&dw));
+        destroy_workqueue(&wq);
+    }
+
     #[test]
     fn flush_workqueue_waits_for_everything_queued_before() {
         let wq = alloc_workqueue("kemu_flushwq", 2).unwrap();
