@@ -13,22 +13,24 @@
 //! Adapted for the port: [`target_add`] takes the target by value and drops it on failure,
 //! which is what every C caller does with `target_free()` after a failed `target_add()`;
 //! [`target_redirected`] takes the local address instead of the connection and returns the
-//! `TargetAddress` value for the caller to add (the text key functions of `iscsid.c` are not
-//! ported yet). Not ported yet: `target_list_build()` and its helpers (`is_addr_loopback()`,
-//! `is_addr_unspecified()`, `target_print_addr()`, `target_list_build_ifaddrs()`), which need
-//! the SendTargets text machinery of `iscsid.c` and the listen sockets of `iscsi_scstd.c`.
-//! iSNS is not ported, so the `isns_target_register()` / `isns_target_deregister()` calls are
-//! left out.
+//! `TargetAddress` value for the caller to add (`login_start()` does). [`target_list_build`]
+//! (SendTargets) takes the listen addresses from [`Daemon::listen_addrs`] and the interface
+//! addresses from the [`Daemon::getifaddrs`] hook, which stand for C's listen sockets and
+//! `getifaddrs()`. iSNS is not ported, so the `isns_target_register()` /
+//! `isns_target_deregister()` calls are left out, and its access checks always allow.
 #![doc(alias = "target.c")]
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use iscsi_scst::abi::ISCSI_NAME_LEN;
 use kemu::Errno;
 
 use crate::ctldev::{kernel_initiator_allowed, kernel_target_create, kernel_target_destroy};
-use crate::iscsid::{truncate_str, Daemon, RedirectAddr, Target};
+use crate::iscsid::{
+    conn_initiator_access_allowed, text_key_add, truncate_str, Connection, Daemon, RedirectAddr,
+    Target, LISTEN_MAX,
+};
 use crate::param::params_set_defaults;
 
 /// C: target.c iscsi_make_full_initiator_name(): the name the driver's ACLs know the
@@ -134,6 +136,155 @@ pub fn target_portal_allowed(
     let full_initiator_name =
         iscsi_make_full_initiator_name(target.per_portal_acl, initiator_name, target_portal);
     kernel_initiator_allowed(d, target.tid, &full_initiator_name).unwrap_or(false)
+}
+
+/// C: target.c is_addr_loopback(): whether the numeric address `addr` is a loopback one
+/// (IPv4: starting with `127.`; IPv6: `::1`). Anything that is not a numeric address is not.
+fn is_addr_loopback(addr: &str) -> bool {
+    if addr.parse::<Ipv4Addr>().is_ok() {
+        return addr.starts_with("127.");
+    }
+    if let Ok(a) = addr.parse::<Ipv6Addr>() {
+        return a.is_loopback();
+    }
+    false
+}
+
+/// C: target.c is_addr_unspecified(): whether the numeric address `addr` is the wildcard
+/// address (`0.0.0.0` or `::`).
+fn is_addr_unspecified(addr: &str) -> bool {
+    if let Ok(a) = addr.parse::<Ipv4Addr>() {
+        return a.is_unspecified();
+    }
+    if let Ok(a) = addr.parse::<Ipv6Addr>() {
+        return a.is_unspecified();
+    }
+    false
+}
+
+/// An address family as `target_list_build()` compares them (C `AF_INET`, `AF_INET6`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    /// C `AF_INET`.
+    Inet,
+    /// C `AF_INET6`.
+    Inet6,
+}
+
+impl Family {
+    fn of(ip: &IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(_) => Family::Inet,
+            IpAddr::V6(_) => Family::Inet6,
+        }
+    }
+}
+
+/// C: target.c target_print_addr(): answers `TargetAddress=<addr>:<port>,1` (`[addr]` for
+/// IPv6); the port is the daemon's listen port (C `server_port`, passed in) and the portal
+/// group tag is always 1.
+fn target_print_addr(conn: &mut Connection, addr: &str, family: Family, server_port: u16) {
+    let taddr = match family {
+        Family::Inet => format!("{addr}:{server_port},1"),
+        Family::Inet6 => format!("[{addr}]:{server_port},1"),
+    };
+
+    text_key_add(conn, "TargetAddress", taddr);
+}
+
+/// C: target.c target_list_build_ifaddrs(): for a wildcard listen socket, one
+/// `TargetAddress` per interface address of `family` (the daemon's `getifaddrs` hook), except
+/// `exclude_addr` (the portal already listed), loopback addresses and portals the target does
+/// not allow to the initiator.
+///
+/// C ignores a failing `getifaddrs()` (and then walks an unset list); here it lists nothing.
+/// IPv6 addresses are written without a `%scope` suffix.
+fn target_list_build_ifaddrs(
+    d: &Daemon,
+    conn: &mut Connection,
+    target: &Target,
+    exclude_addr: &str,
+    family: Family,
+) {
+    let ifaddrs = match d.getifaddrs.map(|f| f()) {
+        Some(Ok(a)) => a,
+        Some(Err(e)) => {
+            log::error!("getifaddrs() failed: {}", e.desc());
+            return;
+        }
+        None => return,
+    };
+    let initiator = conn.initiator.clone().unwrap_or_default();
+
+    for ifa in ifaddrs.iter().filter(|a| Family::of(a) == family) {
+        let if_addr = ifa.to_string();
+
+        if exclude_addr != if_addr
+            && !is_addr_loopback(&if_addr)
+            && target_portal_allowed(d, target, &if_addr, &initiator)
+        {
+            target_print_addr(conn, &if_addr, family, d.server_port);
+        }
+    }
+}
+
+/// C: target.c target_list_build(): the SendTargets answer: for each enabled target the
+/// initiator may see (`target_name`: only the target of exactly that name), `TargetName=`,
+/// then `TargetAddress=` for the portal the connection arrived on, then one for each other
+/// listen address ([`Daemon::listen_addrs`], C's listen sockets) of the same address family
+/// that the target allows — a wildcard listen address stands for all interface addresses
+/// (`target_list_build_ifaddrs()`); loopback addresses are left out.
+///
+/// The family is that of the connection's local address (its `getsockname` hook); without
+/// one nothing is listed. iSNS is not ported, so its access check always allows.
+pub fn target_list_build(d: &Daemon, conn: &mut Connection, target_name: Option<&[u8]>) {
+    let ss1 = match conn.getsockname.map(|f| f(conn.fd)) {
+        Some(Ok(ss1)) => ss1,
+        Some(Err(e)) => {
+            log::error!("getsockname failed: {}", e.desc());
+            return;
+        }
+        None => {
+            log::error!("getsockname failed: no socket");
+            return;
+        }
+    };
+
+    let family = Family::of(&ss1.ip());
+    let portal = conn.target_portal.clone().unwrap_or_default();
+    let initiator = conn.initiator.clone().unwrap_or_default();
+
+    for target in &d.targets_list {
+        if target_name.is_some_and(|n| target.name.as_bytes() != n) {
+            continue;
+        }
+
+        if !target.tgt_enabled
+            || !conn_initiator_access_allowed(d, conn, target.tid)
+            || !target_portal_allowed(d, target, &portal, &initiator)
+        {
+            continue;
+        }
+
+        text_key_add(conn, "TargetName", &target.name);
+        target_print_addr(conn, &portal, family, d.server_port);
+
+        for ss2 in d.listen_addrs.iter().take(LISTEN_MAX) {
+            if Family::of(&ss2.ip()) != family {
+                continue;
+            }
+            let listen_portal = ss2.ip().to_string();
+
+            if is_addr_unspecified(&listen_portal) {
+                target_list_build_ifaddrs(d, conn, target, &portal, family);
+            } else if portal != listen_portal
+                && !is_addr_loopback(&listen_portal)
+                && target_portal_allowed(d, target, &listen_portal, &initiator)
+            {
+                target_print_addr(conn, &listen_portal, family, d.server_port);
+            }
+        }
+    }
 }
 
 /// C: target.c target_find_id_by_name(): the tid of the target called `name` (compared
