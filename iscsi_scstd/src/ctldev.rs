@@ -89,8 +89,9 @@ pub fn kernel_open(d: &mut Daemon) -> Result<CharDevFile, Errno> {
     kernel_open_dev(d, CTL_DEVICE)
 }
 
-/// [`kernel_open`] for the control device registered as `dev`.
-fn kernel_open_dev(d: &mut Daemon, dev: &str) -> Result<CharDevFile, Errno> {
+/// [`kernel_open`] for the control device registered as `dev` (tests and the main loop's
+/// tests serve fakes under names of their own).
+pub(crate) fn kernel_open_dev(d: &mut Daemon, dev: &str) -> Result<CharDevFile, Errno> {
     let ctlfd = create_and_open_dev(dev)?;
 
     // The driver reads the version as a NUL-terminated string at a user address.

@@ -6,7 +6,9 @@
 //! - [`config`]: the configuration file, accounts and initiator access rules (`config.c`).
 //! - [`conn`]: connections and handing them to the driver (`conn.c`).
 //! - [`ctldev`]: the ioctl wrappers of the control device (`ctldev.c`).
+//! - [`event`]: the netlink event channel, `E_CONN_CLOSE` (`event.c`).
 //! - [`iscsi_hdr`]: the daemon's PDU layouts and constants (`iscsi_hdr.h`, `types.h`).
+//! - [`iscsi_scstd`]: the command line, listen sockets and the main loop (`iscsi_scstd.c`).
 //! - [`iscsid`]: the daemon's objects and state (`iscsid.h`).
 //! - [`param`]: the negotiation key tables and their operations (`param.c`, `param.h`).
 //! - [`session`]: sessions and TSIH allocation (`session.c`).
@@ -19,7 +21,9 @@
 pub mod config;
 pub mod conn;
 pub mod ctldev;
+pub mod event;
 pub mod iscsi_hdr;
+pub mod iscsi_scstd;
 pub mod iscsid;
 pub mod param;
 pub mod session;
