@@ -302,26 +302,15 @@ fn tcp_is_discovery(_fd: RawFd) -> bool {
     false
 }
 
-/// An IPv4-mapped IPv6 address as the IPv4 one (what a dual-stack peer looks like).
-fn to_socket_addr(ss: &SockaddrStorage) -> Result<SocketAddr, Errno> {
-    if let Some(v4) = ss.as_sockaddr_in() {
-        Ok(SocketAddr::from(*v4))
-    } else if let Some(v6) = ss.as_sockaddr_in6() {
-        Ok(SocketAddr::from(*v6))
-    } else {
-        Err(Errno::EAFNOSUPPORT)
-    }
-}
-
 /// C: `getsockname()` as the connection's `getsockname` hook.
 fn sock_getsockname(fd: RawFd) -> Result<SocketAddr, Errno> {
-    to_socket_addr(&getsockname::<SockaddrStorage>(fd)?)
+    kemu::net::to_socket_addr(&getsockname::<SockaddrStorage>(fd)?)
 }
 
 /// C: `getpeername()` as the connection's `getpeername` hook (port addition; see
 /// [`Connection::getpeername`](crate::iscsid::Connection::getpeername)).
 fn sock_getpeername(fd: RawFd) -> Result<SocketAddr, Errno> {
-    to_socket_addr(&getpeername::<SockaddrStorage>(fd)?)
+    kemu::net::to_socket_addr(&getpeername::<SockaddrStorage>(fd)?)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,6 +43,24 @@ pub fn errno_neg(e: Errno) -> i32 {
     -(e as i32)
 }
 
+/// Helpers shared by the unit tests of several modules.
+#[cfg(test)]
+mod testutil {
+    use std::time::{Duration, Instant};
+
+    /// Polls `f` every millisecond until it is true; false after 5 s.
+    pub(crate) fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -223,7 +223,9 @@ fn getsockopt_int(fd: BorrowedFd<'_>, level: i32, name: i32) -> Result<i32, Errn
     Errno::result(rc).map(|_| val)
 }
 
-fn to_socket_addr(ss: &SockaddrStorage) -> Result<SocketAddr, Errno> {
+/// A socket address as `std`'s `SocketAddr` (C: reading `inet_sk(sk)`/`inet6_sk(sk)` address
+/// fields); `EAFNOSUPPORT` for a non-IP address.
+pub fn to_socket_addr(ss: &SockaddrStorage) -> Result<SocketAddr, Errno> {
     if let Some(v4) = ss.as_sockaddr_in() {
         Ok(SocketAddr::from(*v4))
     } else if let Some(v6) = ss.as_sockaddr_in6() {

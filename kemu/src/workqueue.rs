@@ -472,16 +472,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
     use std::time::{Duration, Instant};
 
-    fn wait_until(mut f: impl FnMut() -> bool) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !f() {
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        true
-    }
+    use crate::testutil::wait_until;
 
     fn counter_work() -> (Arc<WorkStruct>, Arc<AtomicUsize>) {
         let n = Arc::new(AtomicUsize::new(0));
