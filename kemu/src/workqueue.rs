@@ -799,6 +799,24 @@ mod tests {
     }
 
     #[test]
+    fn cancel_delayed_work_leaves_other_items_queued() {
+        let wq = create_singlethread_workqueue("kemu_dcancel2").unwrap();
+        let gate = Arc::new(crate::completion::Completion::new());
+        let g = gate.clone();
+        let blocker = WorkStruct::new(move || crate::completion::wait_for_completion(&g));
+        let (other, other_runs) = counter_work();
+        let dw = DelayedWork::new(|| {});
+        queue_work(&wq, &blocker);
+        queue_work(&wq, &other);
+        queue_delayed_work(&wq, &dw, 10_000);
+        assert!(cancel_delayed_work(&dw));
+        crate::completion::complete(&gate);
+        flush_workqueue(&wq);
+        assert_eq!(other_runs.load(SeqCst), 1, "cancelling a delayed item dropped another");
+        destroy_workqueue(&wq);
+    }
+
+    #[test]
     fn delayed_requeue_while_running_waits_for_its_timer() {
         let wq = create_singlethread_workqueue("kemu_dreq").unwrap();
         let gate = Arc::new(crate::completion::Completion::new());
