@@ -812,7 +812,11 @@ mod tests {
         assert!(cancel_delayed_work(&dw));
         crate::completion::complete(&gate);
         flush_workqueue(&wq);
-        assert_eq!(other_runs.load(SeqCst), 1, "cancelling a delayed item dropped another");
+        assert_eq!(
+            other_runs.load(SeqCst),
+            1,
+            "cancelling a delayed item dropped another"
+        );
         destroy_workqueue(&wq);
     }
 
