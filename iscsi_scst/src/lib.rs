@@ -16,5 +16,7 @@ pub mod abi;
 
 /// CRC32C header and data digests: the port of `iscsi-scst/kernel/digest.c` + `digest.h`.
 pub mod digest;
+/// The netlink event channel to the daemon: the port of `iscsi-scst/kernel/event.c`.
+pub mod event;
 /// iSCSI PDU header layouts and codes: the port of `iscsi-scst/kernel/iscsi_hdr.h`.
 pub mod iscsi_hdr;
