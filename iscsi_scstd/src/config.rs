@@ -307,6 +307,42 @@ fn account_list_get_ref<'a>(
     }
 }
 
+/// The target `tid` names, or `Some(None)` for tid 0 (the discovery accounts); `None` for an
+/// unknown target. (C repeats this lookup at the top of each account function, each with its
+/// own answer for an unknown target.)
+fn target_or_discovery(d: &Daemon, tid: u32) -> Option<Option<&Target>> {
+    if tid == 0 {
+        Some(None)
+    } else {
+        target_find_by_id(d, tid).map(Some)
+    }
+}
+
+/// The mutable view of [`target_or_discovery`]: the target (or `None` for tid 0) together with
+/// the discovery account lists, borrowed apart so that [`account_list_get`] can pick one.
+#[allow(clippy::type_complexity)]
+fn target_or_discovery_mut(
+    d: &mut Daemon,
+    tid: u32,
+) -> Option<(
+    Option<&mut Target>,
+    &mut Vec<IscsiAttr>,
+    &mut Vec<IscsiAttr>,
+)> {
+    let Daemon {
+        targets_list,
+        discovery_users_in,
+        discovery_users_out,
+        ..
+    } = d;
+    let target = if tid == 0 {
+        None
+    } else {
+        Some(targets_list.iter_mut().find(|t| t.tid == tid)?)
+    };
+    Some((target, discovery_users_in, discovery_users_out))
+}
+
 /// The C locale's `isspace()`.
 fn is_c_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
@@ -370,13 +406,8 @@ fn config_gets<'a>(data: &'a [u8], offset: &mut usize) -> Option<&'a [u8]> {
 /// C: config.c accounts_empty(): whether target `tid` (0: discovery) has no account of
 /// direction `dir`. An unknown target counts as having accounts, as in C.
 pub fn accounts_empty(d: &Daemon, tid: u32, dir: i32) -> bool {
-    let target = if tid != 0 {
-        match target_find_by_id(d, tid) {
-            Some(t) => Some(t),
-            None => return false,
-        }
-    } else {
-        None
+    let Some(target) = target_or_discovery(d, tid) else {
+        return false;
     };
 
     account_list_get_ref(d, target, dir).is_empty()
@@ -399,11 +430,7 @@ fn account_lookup_by_name<'a>(
     dir: i32,
     name: &str,
 ) -> Option<&'a IscsiAttr> {
-    let target = if tid != 0 {
-        Some(target_find_by_id(d, tid)?)
-    } else {
-        None
-    };
+    let target = target_or_discovery(d, tid)?;
 
     __account_lookup_by_name(d, target, dir, name)
 }
@@ -411,11 +438,7 @@ fn account_lookup_by_name<'a>(
 /// C: config.c account_get_first(): the first account of direction `dir` of target `tid`
 /// (0: discovery).
 pub fn account_get_first(d: &Daemon, tid: u32, dir: i32) -> Option<&IscsiAttr> {
-    let target = if tid != 0 {
-        Some(target_find_by_id(d, tid)?)
-    } else {
-        None
-    };
+    let target = target_or_discovery(d, tid)?;
 
     account_list_get_ref(d, target, dir).first()
 }
@@ -451,11 +474,7 @@ pub fn config_account_list(
 ) -> Result<(u32, u32), Errno> {
     let (mut cnt, mut overflow) = (0u32, 0u32);
 
-    let target = if tid != 0 {
-        Some(target_find_by_id(d, tid).ok_or(Errno::ENOENT)?)
-    } else {
-        None
-    };
+    let target = target_or_discovery(d, tid).ok_or(Errno::ENOENT)?;
 
     let mut slots = buf.chunks_exact_mut(ISCSI_NAME_LEN);
     for user in account_list_get_ref(d, target, dir) {
@@ -484,23 +503,10 @@ pub fn accounts_free(accounts_list: &mut Vec<IscsiAttr>) {
 /// C: config.c config_account_del(): removes account `name` of direction `dir` from target
 /// `tid` (0: discovery). `ESRCH` for an unknown target, `ENOENT` for an unknown account.
 pub fn config_account_del(d: &mut Daemon, tid: u32, dir: i32, name: &str) -> Result<(), Errno> {
-    let Daemon {
-        targets_list,
-        discovery_users_in,
-        discovery_users_out,
-        ..
-    } = d;
-
-    let target = if tid != 0 {
-        match targets_list.iter_mut().find(|t| t.tid == tid) {
-            Some(t) => Some(t),
-            None => {
-                log::error!("Target {tid} not found");
-                return Err(Errno::ESRCH);
-            }
-        }
-    } else {
-        None
+    let Some((target, discovery_users_in, discovery_users_out)) = target_or_discovery_mut(d, tid)
+    else {
+        log::error!("Target {tid} not found");
+        return Err(Errno::ESRCH);
     };
     let target_name = target
         .as_ref()
@@ -546,22 +552,8 @@ pub fn account_replace(
     sysfs_name: &str,
     value: &str,
 ) -> Result<(), Errno> {
-    let Daemon {
-        targets_list,
-        discovery_users_in,
-        discovery_users_out,
-        ..
-    } = d;
-    let target = if tid != 0 {
-        Some(
-            targets_list
-                .iter_mut()
-                .find(|t| t.tid == tid)
-                .ok_or(Errno::ENOENT)?,
-        )
-    } else {
-        None
-    };
+    let (target, discovery_users_in, discovery_users_out) =
+        target_or_discovery_mut(d, tid).ok_or(Errno::ENOENT)?;
 
     let list = account_list_get(discovery_users_in, discovery_users_out, target, direction);
     iscsi_attr_replace(list, sysfs_name, value)
@@ -676,22 +668,8 @@ pub fn config_account_add(
     pass: &str,
     sysfs_name: Option<&str>,
 ) -> Result<(), Errno> {
-    let Daemon {
-        targets_list,
-        discovery_users_in,
-        discovery_users_out,
-        ..
-    } = d;
-    let target = if tid != 0 {
-        Some(
-            targets_list
-                .iter_mut()
-                .find(|t| t.tid == tid)
-                .ok_or(Errno::ENOENT)?,
-        )
-    } else {
-        None
-    };
+    let (target, discovery_users_in, discovery_users_out) =
+        target_or_discovery_mut(d, tid).ok_or(Errno::ENOENT)?;
 
     __config_account_add(
         discovery_users_in,
