@@ -1797,7 +1797,8 @@ impl Connection {
                     self.async_messages.push(pdu);
                 }
                 op::REJECT => {
-                    self.note_target_pdu(&pdu, false)?;
+                    // RFC 7143 §11.17.1: "The StatSN is advanced after a Reject."
+                    self.note_target_pdu(&pdu, true)?;
                     return Err(Error::Rejected {
                         reason: pdu.bhs[2],
                         header: pdu.data,

@@ -14,9 +14,24 @@
 /// numbers, parameter indices, the netlink event struct).
 pub mod abi;
 
+/// The control device and its ioctls: the port of `iscsi-scst/kernel/config.c`.
+pub mod config;
+/// Connections: the port of `iscsi-scst/kernel/conn.c`.
+pub mod conn;
 /// CRC32C header and data digests: the port of `iscsi-scst/kernel/digest.c` + `digest.h`.
 pub mod digest;
 /// The netlink event channel to the daemon: the port of `iscsi-scst/kernel/event.c`.
 pub mod event;
+/// The driver's objects and PDU processing: the port of `iscsi-scst/kernel/iscsi.h` and
+/// `iscsi.c`.
+pub mod iscsi;
 /// iSCSI PDU header layouts and codes: the port of `iscsi-scst/kernel/iscsi_hdr.h`.
 pub mod iscsi_hdr;
+/// The read and write threads: the port of `iscsi-scst/kernel/nthread.c`.
+pub mod nthread;
+/// Session and target parameters: the port of `iscsi-scst/kernel/param.c`.
+pub mod param;
+/// Sessions: the port of `iscsi-scst/kernel/session.c`.
+pub mod session;
+/// Targets: the port of `iscsi-scst/kernel/target.c`.
+pub mod target;

@@ -159,9 +159,45 @@ pub struct Args {
     /// Print the version and exit (C: -v).
     #[arg(short = 'v', long = "version", action = ArgAction::Version)]
     version: Option<bool>,
-    /// Directory of the pid file (port addition).
-    #[arg(long = "state-dir", default_value = "/var/run")]
-    pub state_dir: PathBuf,
+    /// Directory for the process's state: pid file, default configuration, default backing
+    /// files (port addition; default: `$XDG_DATA_HOME/scst-rs`, else `~/.local/share/scst-rs`;
+    /// `/var/lib/scst-rs` for root).
+    #[arg(long = "state-dir", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+impl Args {
+    /// The state directory: `--state-dir`, or the default under the user's data directory
+    /// (never a system path unless running as root).
+    pub fn state_dir(&self) -> PathBuf {
+        if let Some(d) = &self.state_dir {
+            return d.clone();
+        }
+        default_state_dir(
+            nix::unistd::geteuid().is_root(),
+            std::env::var_os("XDG_DATA_HOME").map(PathBuf::from),
+            std::env::var_os("HOME").map(PathBuf::from),
+        )
+    }
+}
+
+/// The default state directory for a root or non-root user with these environment values.
+pub fn default_state_dir(
+    root: bool,
+    xdg_data_home: Option<PathBuf>,
+    home: Option<PathBuf>,
+) -> PathBuf {
+    if root {
+        return PathBuf::from("/var/lib/scst-rs");
+    }
+    if let Some(x) = xdg_data_home.filter(|p| p.is_absolute()) {
+        return x.join("scst-rs");
+    }
+    if let Some(h) = home.filter(|p| p.is_absolute()) {
+        return h.join(".local/share/scst-rs");
+    }
+    // No usable home: a per-user directory under the temporary directory.
+    std::env::temp_dir().join(format!("scst-rs-{}", nix::unistd::geteuid()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1117,7 +1153,7 @@ pub(crate) fn main_with(
     d.nl_fd = Some(nl);
 
     if !args.foreground {
-        let path = args.state_dir.join("iscsi-scstd.pid");
+        let path = args.state_dir().join("iscsi-scstd.pid");
         std::fs::write(&path, format!("{}\n", std::process::id())).map_err(|e| {
             log::error!("unable to create pid file {}", path.display());
             MainError::PidFile(e)
@@ -1308,11 +1344,24 @@ mod tests {
         assert!(a.foreground);
         assert_eq!((a.debug, a.uid, a.gid), (Some(3), Some(16), Some(8)));
         assert_eq!((a.address.as_deref(), a.port), (Some("::1"), 0));
-        assert_eq!(a.state_dir, PathBuf::from("/tmp/s"));
+        assert_eq!(a.state_dir(), PathBuf::from("/tmp/s"));
 
         let d = Args::try_parse_from([PROGRAM_NAME]).unwrap();
         assert_eq!(d.port, 3260);
-        assert_eq!(d.state_dir, PathBuf::from("/var/run"));
+        assert_eq!(d.state_dir, None);
+        assert_eq!(
+            default_state_dir(true, None, Some("/home/u".into())),
+            PathBuf::from("/var/lib/scst-rs")
+        );
+        assert_eq!(
+            default_state_dir(false, Some("/x/data".into()), Some("/home/u".into())),
+            PathBuf::from("/x/data/scst-rs")
+        );
+        assert_eq!(
+            default_state_dir(false, Some("rel".into()), Some("/home/u".into())),
+            PathBuf::from("/home/u/.local/share/scst-rs")
+        );
+        assert!(default_state_dir(false, None, None).starts_with(std::env::temp_dir()));
         assert!(!d.foreground && d.config.is_none());
 
         let v = Args::try_parse_from([PROGRAM_NAME, "-v"]).unwrap_err();

@@ -1,34 +1,169 @@
 // SPDX-License-Identifier: GPL-2.0-only
 //! **iscsi-scstd** — the port of SCST's iSCSI daemon (`iscsi-scst/usr`, r7105) together with the
-//! "kernel" it drives, in one process: the daemon's `main()` runs on the main thread; the SCST
-//! core, iscsi-scst and vdisk run on their own threads and are reached only through the
-//! emulated `/dev/iscsi-scst-ctl` ioctls and the netlink channel (docs/ARCHITECTURE.md).
+//! "kernel" it drives, in one process (docs/ARCHITECTURE.md):
 //!
-//! The daemon is not ported yet (docs/PORTING.md); this binary only reports that.
+//! 1. SIGINT/SIGTERM are blocked before any thread starts (every thread inherits the mask; the
+//!    daemon's loop reads them from a signalfd).
+//! 2. The "modules" load, in `modprobe` order: `scst` ([`scst_core::scst_main::init_scst`]:
+//!    `scst_initd`, `scsi_tm`, `scst_mgmtd`, `scstdN` threads), then `iscsi-scst`
+//!    ([`iscsi_scst::iscsi::iscsi_init`]: the control device `iscsi-scst-ctl`, the netlink unit,
+//!    the `iscsirdP_N` / `iscsiwrP_N` thread pool).
+//! 3. The daemon's `main()` runs on this, the main thread
+//!    ([`iscsi_scstd::iscsi_scstd::iscsi_scstd_main`]); it reaches the kernel part only through
+//!    the control device and netlink.
+//! 4. When it returns (signal, or the kernel side went away), closing the control device has
+//!    deleted every target and session; the modules unload in reverse order.
+//!
+//! Without `-c`, an embedded default configuration is served: the target
+//! [`DEFAULT_TARGET`] on 127.0.0.1 (or `-a`), port 3260 (or `-p`; `-p 0` lets the kernel pick).
+//! The bound addresses and the target's URL are printed on standard output once listening.
 
 #![forbid(unsafe_code)]
 
-use clap::Parser;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
 
-/// The daemon's command line (getopt letters of `iscsi_scstd.c` kept).
-#[derive(Debug, Parser)]
-#[command(
-    name = "iscsi-scstd",
-    version,
-    about = "iSCSI target daemon (usermode SCST port)"
-)]
-struct Args {
-    /// Stay in the foreground (C: -f).
-    #[arg(short = 'f', long = "foreground")]
-    foreground: bool,
+use clap::Parser;
+use iscsi_scstd::iscsi_scstd::{
+    block_stop_signals, iscsi_scstd_main, Args, MainCtl, MainError, StopHandle,
+};
+use kemu::printk::{init_logging, LogSink};
+
+/// The IQN of the embedded default target.
+pub const DEFAULT_TARGET: &str = "iqn.2026-11.org.scst-rs:default";
+
+/// The address the default configuration listens on when `-a` is not given.
+const DEFAULT_ADDRESS: &str = "127.0.0.1";
+
+/// The embedded default configuration (iscsi-scstd.conf syntax).
+fn default_config() -> String {
+    format!(
+        "# Written by iscsi-scstd: the embedded default configuration.\nTarget {DEFAULT_TARGET}\n"
+    )
 }
 
-fn main() -> std::process::ExitCode {
-    let args = Args::parse();
-    eprintln!(
-        "iscsi-scstd {}: the daemon is not ported yet (foreground={}); see docs/PORTING.md",
-        env!("CARGO_PKG_VERSION"),
-        args.foreground
-    );
-    std::process::ExitCode::from(2)
+fn log_level(debug: Option<i32>) -> log::LevelFilter {
+    match debug {
+        None | Some(0) => log::LevelFilter::Info,
+        Some(1..=3) => log::LevelFilter::Debug,
+        Some(_) => log::LevelFilter::Trace,
+    }
+}
+
+/// The "modules": SCST core, then iscsi-scst (C: `modprobe iscsi-scst`).
+fn load_modules() -> Result<(), String> {
+    scst_core::scst_main::init_scst().map_err(|e| format!("scst: init failed: {e}"))?;
+    if let Err(e) = iscsi_scst::iscsi::iscsi_init() {
+        scst_core::scst_main::exit_scst();
+        return Err(format!("iscsi-scst: init failed: {e}"));
+    }
+    Ok(())
+}
+
+/// `rmmod iscsi-scst scst`.
+fn unload_modules() {
+    iscsi_scst::iscsi::iscsi_exit();
+    scst_core::scst_main::exit_scst();
+}
+
+/// Writes the default configuration into the state directory and returns its path.
+fn write_default_config(state_dir: &Path) -> std::io::Result<String> {
+    let path = state_dir.join("iscsi-scstd.default.conf");
+    std::fs::write(&path, default_config())?;
+    Ok(path.to_string_lossy().into_owned())
+}
+
+fn print_listening(addrs: &[SocketAddr], targets: &[String]) {
+    let mut out = std::io::stdout().lock();
+    for a in addrs {
+        let _ = writeln!(out, "iscsi-scstd: listening on {a}");
+    }
+    if let Some(a) = addrs.first() {
+        for t in targets {
+            let _ = writeln!(out, "iscsi-scstd: target iscsi://{a}/{t}");
+        }
+    }
+    let _ = out.flush();
+}
+
+fn main() -> ExitCode {
+    let mut args = Args::parse();
+
+    if let Err(e) = init_logging(log_level(args.debug), LogSink::Stderr) {
+        eprintln!("iscsi-scstd: cannot set up logging: {e}");
+    }
+
+    // Before any other thread exists, so that all of them inherit the blocked signals.
+    let signals = match block_stop_signals() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("iscsi-scstd: cannot block SIGINT/SIGTERM: {}", e.desc());
+            return ExitCode::from(1);
+        }
+    };
+
+    let state_dir = args.state_dir();
+    if let Err(e) = std::fs::create_dir_all(&state_dir) {
+        eprintln!(
+            "iscsi-scstd: cannot create the state directory {}: {e}",
+            state_dir.display()
+        );
+        return ExitCode::from(1);
+    }
+
+    let mut targets = Vec::new();
+    if args.config.is_none() {
+        match write_default_config(&state_dir) {
+            Ok(p) => args.config = Some(p),
+            Err(e) => {
+                eprintln!(
+                    "iscsi-scstd: cannot write the default configuration in {}: {e}",
+                    state_dir.display()
+                );
+                return ExitCode::from(1);
+            }
+        }
+        if args.address.is_none() {
+            args.address = Some(DEFAULT_ADDRESS.to_owned());
+        }
+        targets.push(DEFAULT_TARGET.to_owned());
+    }
+
+    if let Err(e) = load_modules() {
+        eprintln!("iscsi-scstd: {e}");
+        return ExitCode::from(1);
+    }
+
+    let stop = match StopHandle::new() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("iscsi-scstd: {}", e.desc());
+            unload_modules();
+            return ExitCode::from(1);
+        }
+    };
+    let ctl = MainCtl {
+        stop,
+        signals: Some(signals),
+        on_listen: Box::new(|addrs: &[SocketAddr]| print_listening(addrs, &targets)),
+    };
+
+    let res = iscsi_scstd_main(&args, ctl);
+    unload_modules();
+
+    match res {
+        Ok(exit) => {
+            log::info!("iscsi-scstd: exiting ({exit:?})");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("iscsi-scstd: {e}");
+            if let MainError::Config(_) = e {
+                // The configuration error is the message; nothing else to add.
+            }
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

@@ -160,6 +160,15 @@ impl<T> List<T> {
         Some(self.handle(i))
     }
 
+    /// C `list_add_tail(new, pos)` with `pos` an element: inserts right before `pos`. `None`
+    /// if `pos` is not in the list.
+    pub fn add_before(&mut self, pos: ListHandle, val: T) -> Option<ListHandle> {
+        let prev = self.node(pos)?.prev;
+        let i = self.alloc(val);
+        self.link_after(i, prev);
+        Some(self.handle(i))
+    }
+
     /// C `list_del(entry)`: removes the element and returns it; `None` for a stale handle.
     pub fn del(&mut self, h: ListHandle) -> Option<T> {
         self.node(h)?;
@@ -365,6 +374,12 @@ mod tests {
         assert!(l.next(b).is_none());
         let c = l.add_after(a, "c").unwrap();
         assert_eq!(items(&l), ["z", "a", "c", "b"]);
+        let y = l.add_before(z, "y").unwrap();
+        let w = l.add_before(b, "w").unwrap();
+        assert_eq!(items(&l), ["y", "z", "a", "c", "w", "b"]);
+        assert_eq!(l.del(y), Some("y"));
+        assert_eq!(l.del(w), Some("w"));
+        assert!(l.add_before(y, "x").is_none(), "stale handle");
         assert_eq!(l.del(a), Some("a"));
         assert_eq!(l.del(a), None, "stale handle");
         assert!(!l.contains(a) && l.contains(c));

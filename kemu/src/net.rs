@@ -244,6 +244,28 @@ impl Sock {
         Sock::from_fd(dup)
     }
 
+    /// C: `fget(fd)` of a descriptor *number* as the `ADD_CONN` ioctl carries it
+    /// (`struct iscsi_kern_conn_info.fd`): duplicates descriptor `fd` of this process, which
+    /// must be a socket. `EBADF` for a number that is not an open descriptor, `ENOTSOCK` for one
+    /// that is not a socket.
+    pub fn fget_raw(fd: i32) -> Result<Arc<Sock>, Errno> {
+        if fd < 0 {
+            return Err(Errno::EBADF);
+        }
+        // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; an fd number that is not open
+        // makes it fail with EBADF, it never touches memory of ours.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            return Err(Errno::last());
+        }
+        // SAFETY: `dup` is a descriptor fcntl just created for us and nobody else owns it.
+        let owned = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dup) };
+        if getsockopt(&owned, sockopt::SockType).is_err() {
+            return Err(Errno::ENOTSOCK);
+        }
+        Sock::from_fd(owned)
+    }
+
     /// C: `sock_alloc_file()` — wraps a descriptor this process already owns (made non-blocking).
     pub fn from_fd(fd: OwnedFd) -> Result<Arc<Sock>, Errno> {
         set_nonblocking(fd.as_fd())?;
@@ -451,7 +473,12 @@ struct LoopShared {
     next_token: AtomicU64,
     stopping: AtomicBool,
     thread_id: OnceLock<ThreadId>,
+    /// Run on the loop thread after each batch of events (see [`EventLoop::set_batch_hook`]).
+    batch_hook: RwLock<Option<BatchHook>>,
 }
+
+/// The function an [`EventLoop`] runs after each batch of socket callbacks.
+pub type BatchHook = Arc<dyn Fn() + Send + Sync>;
 
 #[derive(Clone, Copy)]
 enum Which {
@@ -483,6 +510,15 @@ impl LoopShared {
                     continue;
                 }
                 self.dispatch(ev.data(), ev.events());
+            }
+            if self.stopping.load(Ordering::Acquire) {
+                break;
+            }
+            let hook = self.batch_hook.read().clone();
+            if let Some(hook) = hook {
+                if catch_unwind(AssertUnwindSafe(|| hook())).is_err() {
+                    log::error!("event loop {}: batch hook panicked", self.name);
+                }
             }
         }
         self.shutdown_registrations();
@@ -589,6 +625,22 @@ impl fmt::Debug for EventLoop {
 }
 
 impl EventLoop {
+    /// Sets the function the loop thread runs after each batch of socket callbacks and after
+    /// each [`EventLoop::raise`] — the work a kernel thread does once the softirq woke it
+    /// (iscsi-scst's `istrd` runs `scst_do_job_rd()` there). Replaces any previous hook.
+    pub fn set_batch_hook(&self, hook: Option<BatchHook>) {
+        *self.shared.batch_hook.write() = hook;
+    }
+
+    /// C: `wake_up()` of the thread behind this loop from another context: makes the loop
+    /// thread run its batch hook soon, even if no socket event is pending. Cheap to call
+    /// repeatedly (one eventfd write; wake-ups coalesce).
+    pub fn raise(&self) {
+        if let Err(e) = self.shared.waker.write(1) {
+            log::error!("event loop {}: raise failed: {e}", self.shared.name);
+        }
+    }
+
     /// C: softirq context (`net_rx_action`). Starts the loop thread, named `name` (visible in
     /// `ps -L`; Linux shows the first 15 bytes). `EINVAL` if the name contains a NUL byte.
     pub fn new(name: &str) -> Result<Arc<EventLoop>, Errno> {
@@ -607,6 +659,7 @@ impl EventLoop {
             next_token: AtomicU64::new(WAKER_TOKEN + 1),
             stopping: AtomicBool::new(false),
             thread_id: OnceLock::new(),
+            batch_hook: RwLock::new(None),
         });
         let for_thread = Arc::clone(&shared);
         let handle = thread::Builder::new()
@@ -797,6 +850,66 @@ mod tests {
         assert!(
             seen[at + 1..].iter().all(|w| *w == "data_ready"),
             "{seen:?}"
+        );
+    }
+
+    #[test]
+    fn fget_raw_dups_sockets_and_refuses_other_numbers() {
+        let (sock, mut peer, _l) = tcp_pair();
+        let s2 = Sock::fget_raw(sock.fd.as_raw_fd()).unwrap();
+        assert_ne!(s2.fd.as_raw_fd(), sock.fd.as_raw_fd());
+        drop(sock);
+        peer.write_all(b"ok").unwrap();
+        let mut buf = [0u8; 2];
+        let end = Instant::now() + WAIT;
+        let n = loop {
+            match recv_all(&s2, &mut buf) {
+                Err(Errno::EAGAIN) if Instant::now() < end => thread::sleep(SETTLE / 10),
+                r => break r,
+            }
+        };
+        assert_eq!(n, Ok(2));
+        assert_eq!(Sock::fget_raw(-1).err(), Some(Errno::EBADF));
+        assert_eq!(Sock::fget_raw(1_000_000).err(), Some(Errno::EBADF));
+        let f = std::fs::File::open("/dev/null").unwrap();
+        assert_eq!(Sock::fget_raw(f.as_raw_fd()).err(), Some(Errno::ENOTSOCK));
+    }
+
+    #[test]
+    fn batch_hook_runs_after_callbacks_and_on_raise() {
+        let (sock, mut peer, _l) = tcp_pair();
+        let lp = EventLoop::new("kemu-net-hook").unwrap();
+        let (tx, rx) = mpsc::channel();
+        let tx2 = tx.clone();
+        sock.set_sk_callbacks(SockCallbacks {
+            sk_data_ready: Some(cb(&tx, "data_ready")),
+            sk_write_space: None,
+            sk_state_change: None,
+        });
+        lp.set_batch_hook(Some(Arc::new(move || {
+            let _ = tx2.send(("hook", thread::current().name().map(str::to_owned)));
+        })));
+        lp.attach(&sock).unwrap();
+        peer.write_all(b"x").unwrap();
+        let mut seen = Vec::new();
+        while let Ok((w, name)) = rx.recv_timeout(WAIT) {
+            assert_eq!(name.as_deref(), Some("kemu-net-hook"));
+            seen.push(w);
+            if w == "hook" && seen.contains(&"data_ready") {
+                break;
+            }
+        }
+        let first_data = seen.iter().position(|w| *w == "data_ready").unwrap();
+        assert!(seen[first_data..].contains(&"hook"), "{seen:?}");
+        drain(&rx);
+        lp.raise();
+        let (w, name) = rx.recv_timeout(WAIT).unwrap();
+        assert_eq!((w, name.as_deref()), ("hook", Some("kemu-net-hook")));
+        lp.set_batch_hook(None);
+        lp.raise();
+        assert_eq!(
+            rx.recv_timeout(SETTLE).err(),
+            Some(RecvTimeoutError::Timeout)
         );
     }
 

@@ -199,6 +199,109 @@ pub fn write_lock_bh<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     l.write()
 }
 
+/// Data protected by a lock that lives in another object (Rust-for-Linux's
+/// `kernel::sync::LockedBy`): the Rust form of C's "protected by `scst_mutex`" comment on a
+/// field of a per-object struct (`tgt_list` of a target template, `sess_list` of a target …).
+///
+/// The data stays inside its own object, but the lock is the owner's, so the lock granularity
+/// of the C code is kept: one global `scst_mutex`, not one lock per object. [`LockedBy::new`]
+/// records which lock protects the data; [`LockedBy::access`] and [`LockedBy::access_mut`]
+/// take a guard of a lock and check, always (not only in debug builds), that it is a guard of
+/// that lock. A guard of another lock is a programming error and panics, like C's `BUG_ON()`.
+///
+/// # Invariants
+///
+/// `owner` is the address of the `parking_lot::Mutex` inside the [`Mutex`] or [`SpinLock`]
+/// given to the constructor; the data is only reached through a guard of the lock that sits at
+/// that address while the guard is alive.
+pub struct LockedBy<T> {
+    owner: *const (),
+    data: std::cell::UnsafeCell<T>,
+}
+
+// SAFETY: `LockedBy<T>` owns a `T`; moving it to another thread moves the `T`, which is fine
+// when `T: Send`. The `owner` pointer is only compared, never dereferenced.
+unsafe impl<T: Send> Send for LockedBy<T> {}
+
+// SAFETY: every access goes through a guard of the owner lock. `access_mut` needs a unique
+// borrow of that guard, and only one guard of a lock exists at a time, so at most one thread
+// has `&mut T` and nobody has `&T` meanwhile; the thread that gets `&mut T` may be another one
+// than the one that created the data, hence `T: Send`. `access` hands out `&T` to whoever can
+// borrow the guard (a `&MutexGuard` may be shared with scoped threads), so it requires
+// `T: Sync` itself.
+unsafe impl<T: Send> Sync for LockedBy<T> {}
+
+impl<T> LockedBy<T> {
+    /// Wraps `data`, to be protected by the [`Mutex`] `owner` (C: a field documented as
+    /// "protected by" that mutex).
+    pub fn new<U>(owner: &Mutex<U>, data: T) -> Self {
+        Self {
+            owner: std::ptr::from_ref(&owner.0).cast(),
+            data: std::cell::UnsafeCell::new(data),
+        }
+    }
+
+    /// Wraps `data`, to be protected by the [`SpinLock`] `owner`.
+    pub fn new_spinlock<U>(owner: &SpinLock<U>, data: T) -> Self {
+        Self {
+            owner: std::ptr::from_ref(&owner.0).cast(),
+            data: std::cell::UnsafeCell::new(data),
+        }
+    }
+
+    fn check<U>(&self, guard: &MutexGuard<'_, U>) {
+        let m: *const () = std::ptr::from_ref(parking_lot::MutexGuard::mutex(guard)).cast();
+        assert!(
+            std::ptr::eq(m, self.owner),
+            "LockedBy: the guard does not belong to the lock that protects this data"
+        );
+    }
+
+    /// Shared access to the data while the owner lock is held. Panics if `guard` is a guard
+    /// of another lock.
+    pub fn access<'a, U>(&'a self, guard: &'a MutexGuard<'_, U>) -> &'a T
+    where
+        T: Sync,
+    {
+        self.check(guard);
+        // SAFETY: `check` proved that `guard` guards the lock recorded at construction, which
+        // is alive at that address for as long as `guard` is borrowed. While that borrow lasts
+        // nobody can get a unique borrow of the (only) guard of that lock, so no `&mut T`
+        // from `access_mut` can coexist with the returned reference.
+        unsafe { &*self.data.get() }
+    }
+
+    /// Unique access to the data while the owner lock is held. Panics if `guard` is a guard
+    /// of another lock.
+    #[allow(clippy::mut_from_ref)]
+    pub fn access_mut<'a, U>(&'a self, guard: &'a mut MutexGuard<'_, U>) -> &'a mut T {
+        self.check(guard);
+        // SAFETY: `check` proved that `guard` guards the owner lock. The guard is borrowed
+        // uniquely for `'a` and a lock has only one guard at a time, so no other `&T` or
+        // `&mut T` obtained through `access`/`access_mut` can exist during `'a`.
+        unsafe { &mut *self.data.get() }
+    }
+
+    /// Access through a unique reference, without the lock (C: initialising or freeing an
+    /// object nobody else can see).
+    pub fn get_mut(&mut self) -> &mut T {
+        self.data.get_mut()
+    }
+
+    /// Consumes the wrapper and returns the data.
+    pub fn into_inner(self) -> T {
+        self.data.into_inner()
+    }
+}
+
+impl<T> std::fmt::Debug for LockedBy<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LockedBy")
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,5 +395,63 @@ mod tests {
         assert_eq!(*l.read(), 4);
         let w = l.write();
         assert_eq!(*w, 4);
+    }
+    #[test]
+    fn locked_by_access_with_owner_guard() {
+        struct Obj {
+            list: LockedBy<Vec<u32>>,
+        }
+        let owner = Mutex::new(0u32);
+        let spin = SpinLock::new(());
+        let o = Arc::new(Obj {
+            list: LockedBy::new(&owner, vec![1]),
+        });
+        let s = LockedBy::new_spinlock(&spin, 5u8);
+        {
+            let mut g = owner.lock();
+            o.list.access_mut(&mut g).push(2);
+            *g += 1;
+            assert_eq!(o.list.access(&g), &[1, 2]);
+        }
+        let hs: Vec<_> = (0..4)
+            .map(|i| {
+                let o = o.clone();
+                let owner = &owner;
+                std::thread::scope(|sc| {
+                    sc.spawn(move || {
+                        let mut g = owner.lock();
+                        o.list.access_mut(&mut g).push(10 + i);
+                    })
+                    .join()
+                    .unwrap()
+                })
+            })
+            .collect();
+        assert_eq!(hs.len(), 4);
+        assert_eq!(o.list.access(&owner.lock()).len(), 6);
+        assert_eq!(*s.access(&spin.lock()), 5);
+        let mut s = s;
+        *s.get_mut() = 6;
+        assert_eq!(s.into_inner(), 6);
+        assert!(format!("{:?}", o.list).starts_with("LockedBy"));
+    }
+
+    #[test]
+    #[should_panic(expected = "does not belong")]
+    fn locked_by_wrong_guard_panics() {
+        let owner = Mutex::new(());
+        let other = Mutex::new(());
+        let d = LockedBy::new(&owner, 1u32);
+        let mut g = other.lock();
+        *d.access_mut(&mut g) += 1;
+    }
+
+    #[test]
+    #[should_panic(expected = "does not belong")]
+    fn locked_by_wrong_guard_panics_shared() {
+        let owner = Mutex::new(1u8);
+        let other = Mutex::new(1u8);
+        let d = LockedBy::new(&owner, 1u32);
+        let _ = d.access(&other.lock());
     }
 }

@@ -6,11 +6,13 @@
 // Copyright (C) 2026 The scst-rs authors
 //! The public SCST interface: the port of `scst/include/scst.h`.
 //!
-//! **So far this module holds only the constants of the header** — command and management
-//! states, execution contexts, the result codes of target-driver and handler callbacks,
-//! session phases, flag bit numbers and the other pure values — in the order of the header.
-//! The structures (`scst_tgt_template`, `scst_cmd`, `scst_session`, …), the templates and the
-//! inline accessors of `scst.h` come later, below this section.
+//! First the constants of the header — command and management states, execution contexts,
+//! the result codes of target-driver and handler callbacks, session phases, flag bit numbers
+//! and the other pure values — in the order of the header. Then the structures of the
+//! management layer (`scst_tgt_template`, `scst_tgt`, `scst_session`, `scst_acg`,
+//! `scst_acg_dev`, `scst_acn`, `scst_dev_type`, `scst_device`, `scst_cmd_threads`) with their
+//! inline accessors; `scst_cmd`, `scst_mgmt_cmd` and `scst_tgt_dev` are placeholders until the
+//! command path is ported.
 //!
 //! Types follow the C: `int` codes are `i32`; bit numbers for `set_bit()`/`test_bit()` on the
 //! `unsigned long` flag words are `u32` (the bit index of [`kemu::atomic::set_bit`]); timeouts
@@ -30,7 +32,19 @@
 #![doc(alias = "scst.h")]
 
 use crate::scst_const::{open_enum, SCST_CONST_VERSION};
+use crate::scst_main::{scst_mgmt_lock, scst_mutex};
+use kemu::atomic::AtomicT;
+use kemu::completion::Completion;
+use kemu::kref::Kref;
+use kemu::kthread::TaskStruct;
+use kemu::list::{AtomicListHandle, List};
+use kemu::sync::{LockedBy, RwLock, SpinLock};
 use kemu::timer::HZ;
+use kemu::wait::WaitQueueHead;
+use std::any::Any;
+use std::fmt;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock, Weak};
 
 // ---------------------------------------------------------------------------------------------
 // Interface version and names
@@ -551,6 +565,631 @@ const _: () = {
     assert!(pos == v.len());
 };
 
+// ---------------------------------------------------------------------------------------------
+// Structures: target templates, targets, sessions, access groups, devices, dev handlers
+// ---------------------------------------------------------------------------------------------
+//
+// Locking follows the C comments of scst.h: the lists C documents as "protected by
+// scst_mutex" (`tgt_list` of a template, `sess_list` of a target, the lists of an ACG and of a
+// device) are [`LockedBy`] the global `scst_mutex` of `scst_main`, so one global mutex guards
+// them, as in C. Back-pointers (session → target, target → template) are `Arc`s; links from
+// an LUN mapping or an initiator name back to its group are `Weak`, so that a group is freed
+// without first emptying its lists (C frees them in `scst_free_acg()`).
+
+/// C: `void *tgt_priv` of `scst_tgt`/`scst_session` and `acg_tgt_priv` of `scst_acg`: the
+/// target driver's private data. C stores an untyped pointer; here any shareable value, which
+/// the driver gets back with `downcast`.
+pub type TgtPriv = Arc<dyn Any + Send + Sync>;
+
+/// C: the `result_fn` of `scst_register_session()`: called with the session and the result of
+/// its initialisation (0 or `-errno`). C's `result_fn_data` is whatever the closure captures.
+pub type ScstInitResultFn = Box<dyn FnOnce(&Arc<ScstSession>, i32) + Send>;
+
+/// C: the `unreg_done_fn` of `scst_unregister_session()`: called when the session is about to
+/// be freed.
+pub type ScstUnregDoneFn = Box<dyn FnOnce(&Arc<ScstSession>) + Send>;
+
+/// C: the callbacks of `struct scst_tgt_template`. C's NULL pointers are default methods here;
+/// the trait grows as the command path is ported (`xmit_response`, `rdy_to_xfer`, …).
+pub trait ScstTgtTemplateOps: Send + Sync {
+    /// C `release()`: the target is being unregistered; the driver closes its sessions
+    /// (`scst_unregister_session()`) and frees its per-target data. Mandatory in C
+    /// (`__scst_register_target_template()` refuses a template without it), so no default.
+    /// The return value is ignored by the core, as in C.
+    fn release(&self, tgt: &Arc<ScstTgt>) -> i32;
+}
+
+/// C `struct scst_tgt_template`: a target driver. The data fields are public and set before
+/// registration (C: a static initialiser); `tgt_list` is the core's.
+#[doc(alias = "scst_tgt_template")]
+pub struct ScstTgtTemplate {
+    /// C `name`: the driver's unique name (`SCST_MAX_NAME` bytes at most).
+    pub name: &'static str,
+    /// C `sg_tablesize`: the maximum number of scatter-gather entries (0: unlimited).
+    pub sg_tablesize: i32,
+    /// C `threads_num`: the number of per-target-driver threads wanted (0: none).
+    pub threads_num: i32,
+    /// C `preferred_addr_method`: the LUN addressing method (`SCST_LUN_ADDR_METHOD_*`).
+    pub preferred_addr_method: i32,
+    /// C `max_hw_pending_time`: seconds a command may stay in the driver (0: no limit).
+    pub max_hw_pending_time: i32,
+    /// C `unchecked_isa_dma`.
+    pub unchecked_isa_dma: bool,
+    /// C `use_clustering`.
+    pub use_clustering: bool,
+    /// C `no_clustering`.
+    pub no_clustering: bool,
+    /// C `xmit_response_atomic`: `xmit_response()` may be called in atomic context.
+    pub xmit_response_atomic: bool,
+    /// C `rdy_to_xfer_atomic`: `rdy_to_xfer()` may be called in atomic context.
+    pub rdy_to_xfer_atomic: bool,
+    /// C `no_proc_entry`: no `/proc/scsi_tgt/<name>` directory for this driver.
+    pub no_proc_entry: bool,
+    /// C `enabled_attr_not_needed` (sysfs builds only; kept for the struct's shape).
+    pub enabled_attr_not_needed: bool,
+    /// C `multithreaded_init_done`.
+    pub multithreaded_init_done: bool,
+    /// C `dif_supported`: the driver supports T10-PI.
+    pub dif_supported: bool,
+    /// C `hw_dif_type1_supported`.
+    pub hw_dif_type1_supported: bool,
+    /// C `hw_dif_type2_supported`.
+    pub hw_dif_type2_supported: bool,
+    /// C `hw_dif_type3_supported`.
+    pub hw_dif_type3_supported: bool,
+    /// C `hw_dif_ip_supported`.
+    pub hw_dif_ip_supported: bool,
+    /// C `hw_dif_same_sg_layout_required`.
+    pub hw_dif_same_sg_layout_required: bool,
+    /// C `supported_dif_block_sizes`: the block sizes usable with DIF (None: all).
+    pub supported_dif_block_sizes: Option<&'static [i32]>,
+    /// C `default_trace_flags`.
+    pub default_trace_flags: u32,
+    /// The callbacks (C: the function pointers of the template).
+    pub ops: Arc<dyn ScstTgtTemplateOps>,
+    /// C `tgt_list`: the targets of this driver; protected by `scst_mutex`.
+    pub tgt_list: LockedBy<List<Arc<ScstTgt>>>,
+    /// C `scst_template_list_entry`: the place in `scst_template_list` (under `scst_mutex`).
+    pub(crate) scst_template_list_entry: AtomicListHandle,
+}
+
+impl ScstTgtTemplate {
+    /// A template named `name` with the given callbacks and every other field zero, as a C
+    /// static initialiser that names only these two would give.
+    pub fn new(name: &'static str, ops: Arc<dyn ScstTgtTemplateOps>) -> Self {
+        Self {
+            name,
+            sg_tablesize: 0,
+            threads_num: 0,
+            preferred_addr_method: crate::scst_const::SCST_LUN_ADDR_METHOD_PERIPHERAL,
+            max_hw_pending_time: 0,
+            unchecked_isa_dma: false,
+            use_clustering: false,
+            no_clustering: false,
+            xmit_response_atomic: false,
+            rdy_to_xfer_atomic: false,
+            no_proc_entry: false,
+            enabled_attr_not_needed: false,
+            multithreaded_init_done: false,
+            dif_supported: false,
+            hw_dif_type1_supported: false,
+            hw_dif_type2_supported: false,
+            hw_dif_type3_supported: false,
+            hw_dif_ip_supported: false,
+            hw_dif_same_sg_layout_required: false,
+            supported_dif_block_sizes: None,
+            default_trace_flags: 0,
+            ops,
+            tgt_list: LockedBy::new(&scst_mutex, List::new()),
+            scst_template_list_entry: AtomicListHandle::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ScstTgtTemplate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstTgtTemplate")
+            .field("name", &self.name)
+            .field("threads_num", &self.threads_num)
+            .finish_non_exhaustive()
+    }
+}
+
+/// C `struct scst_tgt`: one target of a target driver.
+#[doc(alias = "scst_tgt")]
+#[allow(non_snake_case)] // unreg_waitQ keeps its C name
+pub struct ScstTgt {
+    /// C `tgtt`: the target driver.
+    pub tgtt: Arc<ScstTgtTemplate>,
+    /// C `tgt_name`.
+    pub tgt_name: String,
+    /// C `default_group_name` (procfs builds): `Default_<tgt_name>`, the group a session
+    /// of this target uses when no group names its initiator; None for an autogenerated name.
+    pub default_group_name: Option<String>,
+    /// C `rel_tgt_id`: the relative target port identifier (procfs builds assign it at
+    /// allocation, `gen_relative_target_port_id()`).
+    pub rel_tgt_id: u16,
+    /// C `sg_tablesize`, copied from the template.
+    pub sg_tablesize: i32,
+    /// C `tgt_dif_supported`, copied from the template.
+    pub tgt_dif_supported: bool,
+    /// C `tgt_priv`. C keeps a plain pointer that only the driver reads and writes; a private
+    /// lock makes the replaceable `Arc` shareable (no C lock exists for it).
+    tgt_priv: RwLock<Option<TgtPriv>>,
+    /// C `sess_list`: the sessions of this target; protected by `scst_mutex`.
+    pub sess_list: LockedBy<List<Arc<ScstSession>>>,
+    /// C `sysfs_sess_list`: the sessions with a name (also kept in procfs builds, where
+    /// `scst_unregister_target()` waits for it to empty); protected by `scst_mutex`.
+    pub sysfs_sess_list: LockedBy<List<Arc<ScstSession>>>,
+    /// C `unreg_waitQ`: woken when a session of this target is freed.
+    pub unreg_waitQ: WaitQueueHead,
+    /// C `tgt_list_entry`: the place in the template's `tgt_list` (under `scst_mutex`).
+    pub(crate) tgt_list_entry: AtomicListHandle,
+}
+
+impl ScstTgt {
+    /// C `scst_alloc_tgt()`'s initialisation of a target.
+    pub(crate) fn new(
+        tgtt: Arc<ScstTgtTemplate>,
+        tgt_name: String,
+        default_group_name: Option<String>,
+        rel_tgt_id: u16,
+    ) -> Self {
+        Self {
+            sg_tablesize: tgtt.sg_tablesize,
+            tgt_dif_supported: tgtt.dif_supported,
+            tgtt,
+            tgt_name,
+            default_group_name,
+            rel_tgt_id,
+            tgt_priv: RwLock::new(None),
+            sess_list: LockedBy::new(&scst_mutex, List::new()),
+            sysfs_sess_list: LockedBy::new(&scst_mutex, List::new()),
+            unreg_waitQ: WaitQueueHead::new(),
+            tgt_list_entry: AtomicListHandle::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ScstTgt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstTgt")
+            .field("tgt_name", &self.tgt_name)
+            .field("tgtt", &self.tgtt.name)
+            .field("rel_tgt_id", &self.rel_tgt_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// C scst.h `scst_tgt_set_tgt_priv()`: stores the target driver's data in the target.
+pub fn scst_tgt_set_tgt_priv(tgt: &ScstTgt, val: Option<TgtPriv>) {
+    *tgt.tgt_priv.write() = val;
+}
+
+/// C scst.h `scst_tgt_get_tgt_priv()`: the target driver's data of the target.
+pub fn scst_tgt_get_tgt_priv(tgt: &ScstTgt) -> Option<TgtPriv> {
+    tgt.tgt_priv.read().clone()
+}
+
+/// C `struct scst_session`: an I_T nexus, the initiator's login to a target.
+#[doc(alias = "scst_session")]
+pub struct ScstSession {
+    /// C `tgt`: the target.
+    pub tgt: Arc<ScstTgt>,
+    /// C `initiator_name`: the key of the access-group lookup.
+    pub initiator_name: String,
+    /// C `sess_name`: the initiator name made unique among the target's sessions (`_1`, `_2`
+    /// … appended); set by `scst_init_session()`; protected by `scst_mutex`.
+    pub sess_name: LockedBy<Option<String>>,
+    /// C `acg`: the access group the session uses; set by `scst_init_session()`; protected
+    /// by `scst_mutex`.
+    pub acg: LockedBy<Option<Arc<ScstAcg>>>,
+    /// C `tgt_priv` (see [`ScstTgt`] for why a private lock).
+    tgt_priv: RwLock<Option<TgtPriv>>,
+    /// C `refcnt`: the count whose last put queues the session for freeing
+    /// (`scst_sess_get()`/`scst_sess_put()`).
+    pub refcnt: AtomicT,
+    /// C `init_phase`: `SCST_SESS_IPH_*`.
+    pub init_phase: AtomicT,
+    /// C `shut_phase`: `SCST_SESS_SPH_*`.
+    pub shut_phase: AtomicT,
+    /// C `init_result_fn`: only for an atomic registration; taken under `scst_mgmt_lock`.
+    pub(crate) init_result_fn: LockedBy<Option<ScstInitResultFn>>,
+    /// C `unreg_done_fn`; taken under `scst_mgmt_lock`.
+    pub(crate) unreg_done_fn: LockedBy<Option<ScstUnregDoneFn>>,
+    /// C `shutdown_compl`: what a waiting `scst_unregister_session()` sleeps on; protected by
+    /// `scst_mgmt_lock`.
+    pub(crate) shutdown_compl: LockedBy<Option<Arc<Completion>>>,
+    /// C `sess_list_entry` (in `tgt->sess_list`, under `scst_mutex`).
+    pub(crate) sess_list_entry: AtomicListHandle,
+    /// C `acg_sess_list_entry` (in `acg->acg_sess_list`, under `scst_mutex`).
+    pub(crate) acg_sess_list_entry: AtomicListHandle,
+    /// C `sysfs_sess_list_entry` (in `tgt->sysfs_sess_list`, under `scst_mutex`).
+    pub(crate) sysfs_sess_list_entry: AtomicListHandle,
+}
+
+impl ScstSession {
+    /// C `scst_alloc_session()`'s initialisation: phases `INITING` and `READY`, count 0.
+    pub(crate) fn new(tgt: Arc<ScstTgt>, initiator_name: &str) -> Self {
+        Self {
+            tgt,
+            initiator_name: initiator_name.to_owned(),
+            sess_name: LockedBy::new(&scst_mutex, None),
+            acg: LockedBy::new(&scst_mutex, None),
+            tgt_priv: RwLock::new(None),
+            refcnt: AtomicT::new(0),
+            init_phase: AtomicT::new(SCST_SESS_IPH_INITING),
+            shut_phase: AtomicT::new(SCST_SESS_SPH_READY),
+            init_result_fn: LockedBy::new_spinlock(&scst_mgmt_lock, None),
+            unreg_done_fn: LockedBy::new_spinlock(&scst_mgmt_lock, None),
+            shutdown_compl: LockedBy::new_spinlock(&scst_mgmt_lock, None),
+            sess_list_entry: AtomicListHandle::new(),
+            acg_sess_list_entry: AtomicListHandle::new(),
+            sysfs_sess_list_entry: AtomicListHandle::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ScstSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstSession")
+            .field("initiator_name", &self.initiator_name)
+            .field("tgt", &self.tgt.tgt_name)
+            .field("refcnt", &kemu::atomic::atomic_read(&self.refcnt))
+            .finish_non_exhaustive()
+    }
+}
+
+/// C scst.h `scst_sess_set_tgt_priv()`.
+pub fn scst_sess_set_tgt_priv(sess: &ScstSession, val: Option<TgtPriv>) {
+    *sess.tgt_priv.write() = val;
+}
+
+/// C scst.h `scst_sess_get_tgt_priv()`.
+pub fn scst_sess_get_tgt_priv(sess: &ScstSession) -> Option<TgtPriv> {
+    sess.tgt_priv.read().clone()
+}
+
+/// C `cpumask_t` as `acg_cpu_mask` uses it: one flag per CPU.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuMask(pub Vec<bool>);
+
+impl CpuMask {
+    /// C `cpumask_setall()` over the online CPUs ([`kemu::kthread::num_online_cpus`]).
+    pub fn setall() -> Self {
+        Self(vec![true; kemu::kthread::num_online_cpus()])
+    }
+
+    /// C `cpumask_test_cpu()`.
+    pub fn test_cpu(&self, cpu: usize) -> bool {
+        self.0.get(cpu).copied().unwrap_or(false)
+    }
+}
+
+/// C `struct scst_acg`: an access control group (procfs: `/proc/scsi_tgt/groups/<name>`).
+#[doc(alias = "scst_acg")]
+pub struct ScstAcg {
+    /// C `acg_name`.
+    pub acg_name: String,
+    /// C `acg_dev_list`: the LUNs of the group; protected by `scst_mutex`.
+    pub acg_dev_list: LockedBy<List<Arc<ScstAcgDev>>>,
+    /// C `acg_sess_list`: the sessions using the group; protected by `scst_mutex`.
+    pub acg_sess_list: LockedBy<List<Arc<ScstSession>>>,
+    /// C `acn_list`: the initiator-name patterns of the group; protected by `scst_mutex`.
+    pub acn_list: LockedBy<List<Arc<ScstAcn>>>,
+    /// C `addr_method`: the LUN addressing method of the group.
+    pub addr_method: i32,
+    /// C `acg_io_grouping_type` (`SCST_IO_GROUPING_*` or a group number).
+    pub acg_io_grouping_type: AtomicT,
+    /// C `acg_black_hole_type` (`SCST_ACG_BLACK_HOLE_*`).
+    pub acg_black_hole_type: AtomicT,
+    /// C `acg_cpu_mask`: the CPUs the group's command threads may use; protected by
+    /// `scst_mutex`.
+    pub acg_cpu_mask: LockedBy<CpuMask>,
+    /// C `acg_tgt_priv` (see [`ScstTgt`] for why a private lock).
+    acg_tgt_priv: RwLock<Option<TgtPriv>>,
+    /// C `acg_kref`: `scst_get_acg()`/`scst_put_acg()`; the last put is `scst_release_acg()`.
+    pub(crate) acg_kref: Kref,
+    /// C `acg_list_entry` (in `scst_acg_list`, under `scst_mutex`).
+    pub(crate) acg_list_entry: AtomicListHandle,
+}
+
+impl ScstAcg {
+    /// C `scst_alloc_add_acg()`'s initialisation of a group.
+    pub(crate) fn new(acg_name: &str, addr_method: i32) -> Self {
+        Self {
+            acg_name: acg_name.to_owned(),
+            acg_dev_list: LockedBy::new(&scst_mutex, List::new()),
+            acg_sess_list: LockedBy::new(&scst_mutex, List::new()),
+            acn_list: LockedBy::new(&scst_mutex, List::new()),
+            addr_method,
+            acg_io_grouping_type: AtomicT::new(SCST_IO_GROUPING_AUTO),
+            acg_black_hole_type: AtomicT::new(0),
+            acg_cpu_mask: LockedBy::new(&scst_mutex, CpuMask::setall()),
+            acg_tgt_priv: RwLock::new(None),
+            acg_kref: Kref::new(),
+            acg_list_entry: AtomicListHandle::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ScstAcg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstAcg")
+            .field("acg_name", &self.acg_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// C scst.h `scst_get_acg_tgt_priv()`.
+pub fn scst_get_acg_tgt_priv(acg: &ScstAcg) -> Option<TgtPriv> {
+    acg.acg_tgt_priv.read().clone()
+}
+
+/// C scst.h `scst_set_acg_tgt_priv()`.
+pub fn scst_set_acg_tgt_priv(acg: &ScstAcg, val: Option<TgtPriv>) {
+    *acg.acg_tgt_priv.write() = val;
+}
+
+/// C `struct scst_acg_dev`: one LUN of an access group.
+#[doc(alias = "scst_acg_dev")]
+#[derive(Debug)]
+pub struct ScstAcgDev {
+    /// C `dev`: the device behind the LUN.
+    pub dev: Arc<ScstDevice>,
+    /// C `lun`.
+    pub lun: u64,
+    /// C `acg_dev_rd_only`: the LUN is read-only for this group.
+    pub acg_dev_rd_only: bool,
+    /// C `acg`: the group (weak: the group owns its LUNs).
+    pub acg: Weak<ScstAcg>,
+    /// C `acg_dev_list_entry` (in `acg->acg_dev_list`, under `scst_mutex`).
+    pub(crate) acg_dev_list_entry: AtomicListHandle,
+    /// C `dev_acg_dev_list_entry` (in `dev->dev_acg_dev_list`, under `scst_mutex`).
+    pub(crate) dev_acg_dev_list_entry: AtomicListHandle,
+}
+
+/// C `struct scst_acn`: an initiator-name pattern of an access group.
+#[doc(alias = "scst_acn")]
+#[derive(Debug)]
+pub struct ScstAcn {
+    /// C `acg`: the group (weak: the group owns its names).
+    pub acg: Weak<ScstAcg>,
+    /// C `name`: a `wildcmp()` pattern (`*`, `?`, one leading `!`).
+    pub name: String,
+    /// C `acn_list_entry` (in `acg->acn_list`, under `scst_mutex`).
+    pub(crate) acn_list_entry: AtomicListHandle,
+}
+
+/// C `struct scst_tgt_dev` (session × LUN). Not ported yet: only named so that the
+/// `attach_tgt()`/`detach_tgt()` callbacks have their final signature.
+#[doc(alias = "scst_tgt_dev")]
+#[derive(Debug)]
+pub struct ScstTgtDev {
+    _not_yet: (),
+}
+
+/// C `struct scst_cmd`. Not ported yet: the command lists of the thread pools are typed with
+/// it so that they keep their final type.
+#[doc(alias = "scst_cmd")]
+#[derive(Debug)]
+pub struct ScstCmd {
+    _not_yet: (),
+}
+
+/// C `struct scst_mgmt_cmd`. Not ported yet (see [`ScstCmd`]).
+#[doc(alias = "scst_mgmt_cmd")]
+#[derive(Debug)]
+pub struct ScstMgmtCmd {
+    _not_yet: (),
+}
+
+/// C: the callbacks of `struct scst_dev_type`. C's NULL pointers are default methods that do
+/// what the core does when the pointer is NULL (nothing, success). `parse`, `exec`,
+/// `dev_done` … come with the command path.
+pub trait ScstDevTypeOps: Send + Sync {
+    /// C `attach()`: a device is being given to this handler; non-zero refuses it.
+    fn attach(&self, _dev: &Arc<ScstDevice>) -> i32 {
+        0
+    }
+    /// C `detach()`: the device is leaving this handler.
+    fn detach(&self, _dev: &Arc<ScstDevice>) {}
+    /// C `attach_tgt()`: a session got access to the device; non-zero refuses it.
+    fn attach_tgt(&self, _tgt_dev: &Arc<ScstTgtDev>) -> i32 {
+        0
+    }
+    /// C `detach_tgt()`: a session lost access to the device.
+    fn detach_tgt(&self, _tgt_dev: &Arc<ScstTgtDev>) {}
+}
+
+/// The handler that implements no callback (C: a `scst_dev_type` whose pointers are NULL).
+#[derive(Debug)]
+pub struct ScstNoDevTypeOps;
+impl ScstDevTypeOps for ScstNoDevTypeOps {}
+
+/// C `struct scst_dev_type`: a device handler.
+#[doc(alias = "scst_dev_type")]
+pub struct ScstDevType {
+    /// C `name`.
+    pub name: &'static str,
+    /// C `type`: the SCSI peripheral device type it handles (-1: any, for virtual handlers).
+    pub type_: i32,
+    /// C `parse_atomic`.
+    pub parse_atomic: bool,
+    /// C `dev_alloc_data_buf_atomic`.
+    pub dev_alloc_data_buf_atomic: bool,
+    /// C `dev_done_atomic`.
+    pub dev_done_atomic: bool,
+    /// C `no_proc`: no `/proc/scsi_tgt/<name>` directory.
+    pub no_proc: bool,
+    /// C `exec_sync`: `exec()` completes synchronously.
+    pub exec_sync: bool,
+    /// C `pr_cmds_notifications`.
+    pub pr_cmds_notifications: bool,
+    /// C `auto_cm_assignment_possible`.
+    pub auto_cm_assignment_possible: bool,
+    /// C `threads_num`: threads per pool (0: the global `scstd` pool; -1: none).
+    pub threads_num: i32,
+    /// C `threads_pool_type`: `SCST_THREADS_POOL_*`.
+    pub threads_pool_type: i32,
+    /// C `max_tgt_dev_commands` (0 means `SCST_MAX_TGT_DEV_COMMANDS`).
+    pub max_tgt_dev_commands: i32,
+    /// The callbacks.
+    pub ops: Arc<dyn ScstDevTypeOps>,
+    /// C `dev_type_list_entry` (in `scst_virtual_dev_type_list`, under `scst_mutex`).
+    pub(crate) dev_type_list_entry: AtomicListHandle,
+}
+
+impl ScstDevType {
+    /// A handler with the given name, peripheral type and callbacks; every other field zero.
+    pub fn new(name: &'static str, type_: i32, ops: Arc<dyn ScstDevTypeOps>) -> Self {
+        Self {
+            name,
+            type_,
+            parse_atomic: false,
+            dev_alloc_data_buf_atomic: false,
+            dev_done_atomic: false,
+            no_proc: false,
+            exec_sync: false,
+            pr_cmds_notifications: false,
+            auto_cm_assignment_possible: false,
+            threads_num: 0,
+            threads_pool_type: SCST_THREADS_POOL_PER_INITIATOR,
+            max_tgt_dev_commands: 0,
+            ops,
+            dev_type_list_entry: AtomicListHandle::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ScstDevType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstDevType")
+            .field("name", &self.name)
+            .field("type_", &self.type_)
+            .finish_non_exhaustive()
+    }
+}
+
+/// C `struct scst_device`: a SCSI device (here always virtual).
+#[doc(alias = "scst_device")]
+pub struct ScstDevice {
+    /// C `type`: the SCSI peripheral device type.
+    pub type_: i32,
+    /// C `virt_name`.
+    pub virt_name: String,
+    /// C `virt_id`: the id `scst_register_virtual_device()` returned.
+    pub virt_id: i32,
+    /// C `handler`: changed by `scst_assign_dev_handler()` under `scst_mutex`.
+    pub handler: LockedBy<Arc<ScstDevType>>,
+    /// C `threads_num`, copied from the handler.
+    pub threads_num: AtomicT,
+    /// C `threads_pool_type`, copied from the handler.
+    pub threads_pool_type: AtomicT,
+    /// C `max_tgt_dev_commands`, copied from the handler.
+    pub max_tgt_dev_commands: AtomicT,
+    /// C `dev_unregistering`.
+    pub dev_unregistering: AtomicBool,
+    /// C `dev_acg_dev_list`: the LUNs that map this device; protected by `scst_mutex`.
+    pub dev_acg_dev_list: LockedBy<List<Arc<ScstAcgDev>>>,
+    /// C `dev_cmd_threads`: the device's own pool (`SCST_THREADS_POOL_SHARED`).
+    pub dev_cmd_threads: Arc<ScstCmdThreads>,
+    /// C `dev_list_entry` (in `scst_dev_list`, under `scst_mutex`).
+    pub(crate) dev_list_entry: AtomicListHandle,
+}
+
+impl ScstDevice {
+    /// C `scst_alloc_device()`'s initialisation, with the null handler.
+    pub(crate) fn new(type_: i32, virt_name: &str, virt_id: i32, null: Arc<ScstDevType>) -> Self {
+        Self {
+            type_,
+            virt_name: virt_name.to_owned(),
+            virt_id,
+            threads_num: AtomicT::new(null.threads_num),
+            threads_pool_type: AtomicT::new(null.threads_pool_type),
+            max_tgt_dev_commands: AtomicT::new(null.max_tgt_dev_commands),
+            handler: LockedBy::new(&scst_mutex, null),
+            dev_unregistering: AtomicBool::new(false),
+            dev_acg_dev_list: LockedBy::new(&scst_mutex, List::new()),
+            dev_cmd_threads: Arc::new(ScstCmdThreads::new()),
+            dev_list_entry: AtomicListHandle::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ScstDevice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstDevice")
+            .field("virt_name", &self.virt_name)
+            .field("virt_id", &self.virt_id)
+            .field("type_", &self.type_)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What C's `cmd_list_lock` of a `scst_cmd_threads` protects.
+#[derive(Debug, Default)]
+pub struct ScstCmdThreadsLists {
+    /// C `active_cmd_list`: commands waiting for a thread of the pool. Always empty until
+    /// `ScstCmd` is ported; typed now so the thread loop keeps its final shape.
+    pub active_cmd_list: List<Arc<ScstCmd>>,
+}
+
+/// What C's `thr_lock` of a `scst_cmd_threads` protects.
+#[derive(Debug, Default)]
+pub struct ScstThrList {
+    /// C `threads_list`.
+    pub threads_list: List<Arc<ScstCmdThreadT>>,
+    /// C `nr_threads`.
+    pub nr_threads: i32,
+}
+
+/// C `struct scst_cmd_threads`: a pool of command threads and its queue.
+#[doc(alias = "scst_cmd_threads")]
+#[derive(Debug, Default)]
+#[allow(non_snake_case)] // cmd_list_waitQ keeps its C name
+pub struct ScstCmdThreads {
+    /// C `cmd_list_lock` with `active_cmd_list`.
+    pub cmd_list_lock: SpinLock<ScstCmdThreadsLists>,
+    /// C `cmd_list_waitQ`: the pool's threads sleep here.
+    pub cmd_list_waitQ: WaitQueueHead,
+    /// C `thr_lock` with `threads_list` and `nr_threads`.
+    pub thr_lock: SpinLock<ScstThrList>,
+}
+
+impl ScstCmdThreads {
+    /// C `scst_init_threads()`'s initialisation (the io_context fields are not needed: there
+    /// is no block layer to share an I/O context with).
+    pub const fn new() -> Self {
+        Self {
+            cmd_list_lock: SpinLock::new(ScstCmdThreadsLists {
+                active_cmd_list: List::new(),
+            }),
+            cmd_list_waitQ: WaitQueueHead::new(),
+            thr_lock: SpinLock::new(ScstThrList {
+                threads_list: List::new(),
+                nr_threads: 0,
+            }),
+        }
+    }
+}
+
+/// C `struct scst_cmd_thread_t`: one thread of a pool.
+#[doc(alias = "scst_cmd_thread_t")]
+#[derive(Debug)]
+pub struct ScstCmdThreadT {
+    /// C `cmd_thread`: the kernel thread (set once it is created).
+    pub cmd_thread: OnceLock<Arc<TaskStruct>>,
+    /// C `thr_cmd_list_lock` with `thr_active_cmd_list`: commands for this thread only.
+    pub thr_cmd_list_lock: SpinLock<List<Arc<ScstCmd>>>,
+    /// C `thr_cmd_threads`: the pool.
+    pub thr_cmd_threads: Arc<ScstCmdThreads>,
+    /// C `being_stopped`: protected by the pool's `thr_lock`.
+    pub being_stopped: LockedBy<bool>,
+    /// C `thread_list_entry` (in the pool's `threads_list`, under `thr_lock`).
+    pub(crate) thread_list_entry: AtomicListHandle,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -729,5 +1368,30 @@ mod tests {
         assert!(SCST_INTERFACE_VERSION.starts_with("3.3.0-pre1-procfs"));
         assert_eq!(SCST_INTERFACE_VERSION.len(), "3.3.0-pre1-procfs".len() + 80);
         assert_eq!(SCST_PROC_ENTRY_NAME, "scsi_tgt");
+    }
+
+    struct NoRelease;
+    impl ScstTgtTemplateOps for NoRelease {
+        fn release(&self, _tgt: &Arc<ScstTgt>) -> i32 {
+            0
+        }
+    }
+
+    /// The per-object lists are `LockedBy` the global `scst_mutex`: a guard of any other lock
+    /// is refused (C: the "protected by scst_mutex" rule, checked at run time).
+    #[test]
+    #[should_panic(expected = "does not belong")]
+    fn object_lists_refuse_a_guard_of_another_lock() {
+        let other = kemu::sync::Mutex::new(());
+        let vtt = ScstTgtTemplate::new("x", Arc::new(NoRelease));
+        assert!(format!("{vtt:?}").contains("\"x\""));
+        let _ = vtt.tgt_list.access(&other.lock());
+    }
+
+    #[test]
+    fn cpu_mask_covers_the_online_cpus() {
+        let m = CpuMask::setall();
+        assert!(m.test_cpu(0));
+        assert!(!m.test_cpu(kemu::kthread::num_online_cpus()));
     }
 }

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-2.0-only
+//! The daemon against the real "kernel" part in one test process: `scst_core` and `iscsi_scst`
+//! loaded as the binary loads them, one LUN in the `Default` group (a device of a test handler,
+//! so that the target is visible), the daemon's `main()` on a thread, and the test initiator of
+//! `scst_tests` logging in over TCP. The binary-level tests (tests/ at the workspace root) check
+//! the same path through the real executable.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use iscsi_scstd::iscsi_scstd::{iscsi_scstd_main, Args, LoopExit, MainCtl, StopHandle};
+use scst_core::scst::{ScstDevType, ScstNoDevTypeOps};
+use scst_core::scst_const::TYPE_DISK;
+use scst_tests::initiator::{Connection, LoginParams};
+
+const TARGET: &str = "iqn.2026-11.org.scst-rs.test:inproc";
+const INITIATOR: &str = "iqn.2026-11.org.scst-rs.test:initiator";
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Running {
+    addr: SocketAddr,
+    stop: StopHandle,
+    done: mpsc::Receiver<Result<LoopExit, String>>,
+    dev_type: Arc<ScstDevType>,
+    dev_id: i32,
+}
+
+fn start(state: &std::path::Path) -> Running {
+    scst_core::scst_main::init_scst().unwrap();
+    let dev_type = Arc::new(ScstDevType::new(
+        "test_disk",
+        TYPE_DISK,
+        Arc::new(ScstNoDevTypeOps),
+    ));
+    scst_core::scst_main::scst_register_virtual_dev_driver(&dev_type).unwrap();
+    let dev_id = scst_core::scst_main::scst_register_virtual_device(&dev_type, "disk0").unwrap();
+    {
+        let mut g = scst_core::scst_main::scst_mutex.lock();
+        let acg = g.scst_default_acg.clone().unwrap();
+        let dev = g
+            .scst_dev_list
+            .iter()
+            .map(|(_, d)| Arc::clone(d))
+            .find(|d| d.virt_name == "disk0")
+            .unwrap();
+        scst_core::scst_lib::scst_acg_add_lun(&mut g, &acg, &dev, 0, false).unwrap();
+    }
+    iscsi_scst::iscsi::iscsi_init().unwrap();
+
+    std::fs::create_dir_all(state).unwrap();
+    let conf = state.join("iscsi-scstd.conf");
+    std::fs::write(&conf, format!("Target {TARGET}\n")).unwrap();
+    let args = <Args as clap::Parser>::try_parse_from([
+        "iscsi-scstd",
+        "-f",
+        "-a",
+        "127.0.0.1",
+        "-p",
+        "0",
+        "-c",
+        conf.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ])
+    .unwrap();
+
+    let stop = StopHandle::new().unwrap();
+    let stop2 = stop.clone();
+    let (atx, arx) = mpsc::channel();
+    let (dtx, drx) = mpsc::channel();
+    thread::spawn(move || {
+        let ctl = MainCtl {
+            stop: stop2,
+            signals: None,
+            on_listen: Box::new(move |a: &[SocketAddr]| {
+                let _ = atx.send(a[0]);
+            }),
+        };
+        let r = iscsi_scstd_main(&args, ctl).map_err(|e| e.to_string());
+        let _ = dtx.send(r);
+    });
+    let addr = arx.recv_timeout(TIMEOUT).unwrap();
+    Running {
+        addr,
+        stop,
+        done: drx,
+        dev_type,
+        dev_id,
+    }
+}
+
+fn stop(r: Running) {
+    r.stop.stop();
+    let res = r.done.recv_timeout(TIMEOUT).unwrap();
+    assert!(res.is_ok(), "{res:?}");
+    iscsi_scst::iscsi::iscsi_exit();
+    scst_core::scst_main::scst_unregister_virtual_device(r.dev_id);
+    scst_core::scst_main::scst_unregister_virtual_dev_driver(&r.dev_type);
+    scst_core::scst_main::exit_scst();
+}
+
+fn sessions_of_target() -> usize {
+    let mgmt = iscsi_scst::target::target_mgmt_mutex.lock();
+    mgmt.target_list
+        .iter()
+        .map(|t| t.target_mutex.lock().session_list.len())
+        .sum()
+}
+
+fn wait_for(mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + TIMEOUT;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+#[test]
+fn discovery_login_nop_logout_against_the_kernel_part() {
+    let state = std::env::temp_dir().join(format!("scst-rs-inproc-{}", std::process::id()));
+    let r = start(&state);
+
+    // Discovery lists the target.
+    let mut c = Connection::connect(r.addr, TIMEOUT).unwrap();
+    c.login(&LoginParams::discovery(INITIATOR))
+        .unwrap()
+        .into_success()
+        .unwrap();
+    let (_, targets) = c.send_targets().unwrap();
+    assert!(targets.iter().any(|t| t.name == TARGET), "{targets:?}");
+    c.logout().unwrap();
+    drop(c);
+
+    // A normal session reaches full feature phase; NOP-Out gets its NOP-In.
+    let mut c = Connection::connect(r.addr, TIMEOUT).unwrap();
+    let out = c
+        .login(&LoginParams::normal(INITIATOR, TARGET))
+        .unwrap()
+        .into_success()
+        .unwrap();
+    assert!(c.is_full_feature(), "{out:?}");
+    assert!(wait_for(|| sessions_of_target() == 1));
+    c.nop_out(b"ping").unwrap();
+    c.nop_out(&[]).unwrap();
+    c.nop_out(&vec![0xa5; 5000]).unwrap();
+    let rsp = c.logout().unwrap();
+    assert_eq!(rsp.response, 0, "{rsp:?}");
+    drop(c);
+    assert!(
+        wait_for(|| sessions_of_target() == 0),
+        "the session is gone after logout"
+    );
+
+    // A SCSI command is rejected for now and the session goes on.
+    let mut c = Connection::connect(r.addr, TIMEOUT).unwrap();
+    c.login(&LoginParams::normal(INITIATOR, TARGET))
+        .unwrap()
+        .into_success()
+        .unwrap();
+    let tur = c.test_unit_ready(0);
+    assert!(tur.is_err(), "{tur:?}");
+    c.nop_out(b"still alive").unwrap();
+    c.logout().unwrap();
+    drop(c);
+
+    stop(r);
+    let _ = std::fs::remove_dir_all(&state);
+}

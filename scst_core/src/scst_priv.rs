@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Copyright (C) 2004 - 2016 Vladislav Bolkhovitin <vst@vlnb.net>
+// Copyright (C) 2004 - 2005 Leonid Stoljar
+// Copyright (C) 2007 - 2016 SanDisk Corporation
+// Copyright (C) 2026 The scst-rs authors
+//! The port of `scst/src/scst_priv.h`, so far the parts the registration layer needs: the
+//! session reference count (`scst_sess_get()`/`scst_sess_put()`, whose last put queues the
+//! session for freeing) and the core's private limits.
+#![doc(alias = "scst_priv.h")]
+
+use crate::scst::ScstSession;
+use crate::scst_lib::scst_sched_session_free;
+use crate::scst_main::scst_trace_flag as TRACE_FLAG;
+use kemu::atomic::{atomic_dec_and_test, atomic_inc_return, atomic_read};
+use kemu::TRACE_DBG;
+use std::sync::Arc;
+
+/// C scst_priv.h `SCST_MAX_TGT_DEV_COMMANDS`: the default `max_tgt_dev_commands` of a
+/// handler that leaves it 0.
+pub const SCST_MAX_TGT_DEV_COMMANDS: i32 = 64;
+
+/// C `scst_sess_get()`: takes a reference of the session.
+pub fn scst_sess_get(sess: &ScstSession) {
+    let n = atomic_inc_return(&sess.refcnt);
+    TRACE_DBG!(
+        "Incrementing sess {} refcnt (new value {})",
+        sess.initiator_name,
+        n
+    );
+}
+
+/// C `scst_sess_put()`: drops a reference of the session; the last one queues it for
+/// `scst_mgmtd` to free (`scst_sched_session_free()`).
+pub fn scst_sess_put(sess: &Arc<ScstSession>) {
+    TRACE_DBG!(
+        "Decrementing sess {} refcnt (new value {})",
+        sess.initiator_name,
+        atomic_read(&sess.refcnt) - 1
+    );
+    if atomic_dec_and_test(&sess.refcnt) {
+        scst_sched_session_free(sess);
+    }
+}
