@@ -21,7 +21,7 @@
 //! Adapted for the port (docs/ARCHITECTURE.md §5):
 //! - Objects are `Arc`s; a child points to its parent with an `Arc` (command → connection →
 //!   session → target). The reference counts whose last put acts (`cmnd->ref_cnt` →
-//!   [`cmnd_done`], `conn->conn_ref_cnt` waited for by `close_conn`) stay explicit counters.
+//!   [`cmnd_done`](crate::iscsi::cmnd_done), `conn->conn_ref_cnt` waited for by `close_conn`) stay explicit counters.
 //! - The fields C documents as "accessed only from a single thread at a time" live in one
 //!   uncontended `Mutex` per object (`IscsiCmnd::d`, `IscsiConn::rd`, `IscsiConn::wr`); they
 //!   are never held across a call that may drop a reference.
@@ -1193,11 +1193,17 @@ pub fn cmnd_set_sn(cmnd: &IscsiCmnd, bhs: &mut IscsiHdr, set_stat_sn: bool) -> u
     conn.stat_sn.load(Ordering::Acquire)
 }
 
-/// C: iscsi.c update_stat_sn(): the initiator's ExpStatSN acknowledges our responses.
-fn update_stat_sn(cmnd: &IscsiCmnd, d: &mut CmndData) {
+/// C: iscsi.c update_stat_sn(): the initiator's ExpStatSN acknowledges our responses. (C runs
+/// it under `sn_lock` from its callers; here it takes the lock itself, after the command's own
+/// fields are released, so that no command lock is ever held while waiting for `sn_lock`.)
+fn update_stat_sn(cmnd: &IscsiCmnd) {
     let conn = &cmnd.conn;
-    let exp_stat_sn = u32::from_be(d.pdu.bhs.exp_sn);
-    d.pdu.bhs.exp_sn = exp_stat_sn;
+    let exp_stat_sn = {
+        let mut d = cmnd.d.lock();
+        let v = u32::from_be(d.pdu.bhs.exp_sn);
+        d.pdu.bhs.exp_sn = v;
+        v
+    };
     let _sn = conn.session.sn_lock.lock();
     if exp_stat_sn
         .wrapping_sub(conn.exp_stat_sn.load(Ordering::Acquire))
@@ -1223,7 +1229,7 @@ pub fn before(seq1: u32, seq2: u32) -> bool {
 
 /// C: iscsi.c nop_out_start(): prepares the receive of a NOP-Out's ping data.
 fn nop_out_start(cmnd: &Arc<IscsiCmnd>, rd: &mut ReadState) -> Result<(), u8> {
-    let mut d = cmnd.d.lock();
+    let d = cmnd.d.lock();
 
     if d.pdu.bhs.flags & ISCSI_FLG_FINAL == 0 {
         PRINT_ERROR!("Initiator sent Nop-Out with not a single PDU");
@@ -1235,7 +1241,9 @@ fn nop_out_start(cmnd: &Arc<IscsiCmnd>, rd: &mut ReadState) -> Result<(), u8> {
         PRINT_ERROR!("Initiator sent RESERVED tag for non-immediate Nop-Out command");
     }
 
-    update_stat_sn(cmnd, &mut d);
+    drop(d);
+    update_stat_sn(cmnd);
+    let mut d = cmnd.d.lock();
 
     let size = d.pdu.datasize;
     if size != 0 {
@@ -1299,15 +1307,13 @@ pub fn cmnd_rx_start(cmnd: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
     let rc = match op {
         ISCSI_OP_NOP_OUT => nop_out_start(cmnd, rd),
         ISCSI_OP_LOGOUT_CMD => {
-            let mut d = cmnd.d.lock();
-            update_stat_sn(cmnd, &mut d);
+            update_stat_sn(cmnd);
             Ok(())
         }
         ISCSI_OP_SCSI_CMD | ISCSI_OP_SCSI_TASK_MGT_MSG => {
             // Served by the datapath issues; until then rejected, but they still take part in
             // the CmdSN order (their ExpStatSN acknowledges our responses as well).
-            let mut d = cmnd.d.lock();
-            update_stat_sn(cmnd, &mut d);
+            update_stat_sn(cmnd);
             Err(ISCSI_REASON_UNSUPPORTED_COMMAND)
         }
         // ISCSI_OP_TEXT_CMD, ISCSI_OP_SNACK_CMD, ISCSI_OP_SCSI_DATA_OUT and anything else.

@@ -10,9 +10,9 @@
 //! which ends with `E_CONN_CLOSE` to the daemon).
 //!
 //! Adapted for the port:
-//! - `istrd` is an event loop (docs/ARCHITECTURE.md §2): [`istrd_job`] is its `scst_do_job_rd`
+//! - `istrd` is an event loop (docs/ARCHITECTURE.md §2): [`istrd_job`](crate::nthread::istrd_job) is its `scst_do_job_rd`
 //!   run after each batch of socket callbacks.
-//! - `conn->read_msg` / `read_iov` (pointers into the command) become [`RxTarget`] + offsets;
+//! - `conn->read_msg` / `read_iov` (pointers into the command) become [`RxTarget`](crate::iscsi::RxTarget) + offsets;
 //!   `do_recv` builds the `iovec`s at each call.
 //! - `write_data` sends the header from a byte copy made by `cmnd_tx_start` and the data from
 //!   the command's (or its request's) pages with `kernel_sendmsg` and `MSG_MORE`, as C does

@@ -16,7 +16,10 @@
 //!
 //! Without `-c`, an embedded default configuration is served: the target
 //! [`DEFAULT_TARGET`] on 127.0.0.1 (or `-a`), port 3260 (or `-p`; `-p 0` lets the kernel pick).
-//! The bound addresses and the target's URL are printed on standard output once listening.
+//! With no device configuration (there is no such option yet), the `Default` group holds LUN 0
+//! `disk0` (fileio on `<state dir>/disk0`, 1 GiB sparse) and LUN 1 `null0` (NULLIO), so every
+//! target shows them. The bound addresses, the LUNs and the target's URL are printed on
+//! standard output once listening.
 
 #![forbid(unsafe_code)]
 
@@ -52,20 +55,80 @@ fn log_level(debug: Option<i32>) -> log::LevelFilter {
     }
 }
 
-/// The "modules": SCST core, then iscsi-scst (C: `modprobe iscsi-scst`).
+/// The "modules": SCST core, vdisk, then iscsi-scst (C: `modprobe scst_vdisk iscsi-scst`).
 fn load_modules() -> Result<(), String> {
     scst_core::scst_main::init_scst().map_err(|e| format!("scst: init failed: {e}"))?;
+    if let Err(e) = vdisk::scst_vdisk::init_scst_vdisk_driver() {
+        scst_core::scst_main::exit_scst();
+        return Err(format!("scst_vdisk: init failed: {e}"));
+    }
     if let Err(e) = iscsi_scst::iscsi::iscsi_init() {
+        vdisk::scst_vdisk::exit_scst_vdisk_driver();
         scst_core::scst_main::exit_scst();
         return Err(format!("iscsi-scst: init failed: {e}"));
     }
     Ok(())
 }
 
-/// `rmmod iscsi-scst scst`.
+/// `rmmod iscsi-scst scst_vdisk scst`.
 fn unload_modules() {
     iscsi_scst::iscsi::iscsi_exit();
+    vdisk::scst_vdisk::exit_scst_vdisk_driver();
     scst_core::scst_main::exit_scst();
+}
+
+/// The size of the default fileio LUN's backing file (sparse).
+const DEFAULT_DISK_SIZE: u64 = 1 << 30;
+
+/// The default devices, with no device configuration: LUN 0 = `disk0`, a fileio device on a
+/// 1 GiB sparse file `disk0` in the state directory (created if missing, never truncated),
+/// LUN 1 = `null0`, a NULLIO device; both in the `Default` group. They are created through
+/// vdisk's `open` and the group's `add`, the functions the `/proc/scsi_tgt` writes use.
+fn create_default_devices(state_dir: &Path) -> Result<Vec<String>, String> {
+    let file = state_dir.join("disk0");
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&file)
+        .map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let len = f
+        .metadata()
+        .map_err(|e| format!("cannot stat {}: {e}", file.display()))?
+        .len();
+    if len == 0 {
+        f.set_len(DEFAULT_DISK_SIZE)
+            .map_err(|e| format!("cannot size {}: {e}", file.display()))?;
+    }
+    drop(f);
+    let filename = file.to_string_lossy().into_owned();
+    vdisk::scst_vdisk::vdisk_add_fileio(
+        "disk0",
+        &filename,
+        &vdisk::scst_vdisk::VdiskOpenParams::default(),
+    )
+    .map_err(|e| format!("vdisk: open disk0 {filename}: {e}"))?;
+    vdisk::scst_vdisk::vdisk_add_nullio("null0").map_err(|e| format!("vdisk: open null0: {e}"))?;
+
+    let mut g = scst_core::scst_main::scst_mutex.lock();
+    let acg = g
+        .scst_default_acg
+        .clone()
+        .ok_or_else(|| "scst: no Default group".to_owned())?;
+    let mut luns = Vec::new();
+    for (lun, name) in [(0u64, "disk0"), (1, "null0")] {
+        let dev = g
+            .scst_dev_list
+            .iter()
+            .map(|(_, d)| std::sync::Arc::clone(d))
+            .find(|d| d.virt_name == name)
+            .ok_or_else(|| format!("scst: device {name} not registered"))?;
+        scst_core::scst_lib::scst_acg_add_lun(&mut g, &acg, &dev, lun, false)
+            .map_err(|e| format!("scst: add {name} {lun} to Default: {e}"))?;
+        luns.push(format!("LUN {lun}: {name}"));
+    }
+    Ok(luns)
 }
 
 /// Writes the default configuration into the state directory and returns its path.
@@ -75,10 +138,13 @@ fn write_default_config(state_dir: &Path) -> std::io::Result<String> {
     Ok(path.to_string_lossy().into_owned())
 }
 
-fn print_listening(addrs: &[SocketAddr], targets: &[String]) {
+fn print_listening(addrs: &[SocketAddr], targets: &[String], luns: &[String]) {
     let mut out = std::io::stdout().lock();
     for a in addrs {
         let _ = writeln!(out, "iscsi-scstd: listening on {a}");
+    }
+    for l in luns {
+        let _ = writeln!(out, "iscsi-scstd: {l}");
     }
     if let Some(a) = addrs.first() {
         for t in targets {
@@ -135,6 +201,14 @@ fn main() -> ExitCode {
         eprintln!("iscsi-scstd: {e}");
         return ExitCode::from(1);
     }
+    let luns = match create_default_devices(&state_dir) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("iscsi-scstd: {e}");
+            unload_modules();
+            return ExitCode::from(1);
+        }
+    };
 
     let stop = match StopHandle::new() {
         Ok(s) => s,
@@ -147,7 +221,7 @@ fn main() -> ExitCode {
     let ctl = MainCtl {
         stop,
         signals: Some(signals),
-        on_listen: Box::new(|addrs: &[SocketAddr]| print_listening(addrs, &targets)),
+        on_listen: Box::new(|addrs: &[SocketAddr]| print_listening(addrs, &targets, &luns)),
     };
 
     let res = iscsi_scstd_main(&args, ctl);

@@ -4,6 +4,11 @@
 //! `/proc/scsi_tgt/vdisk` commands, and the SCSI commands they execute (INQUIRY and VPD pages,
 //! READ CAPACITY, READ/WRITE, VERIFY, MODE SENSE/SELECT, SYNCHRONIZE CACHE, UNMAP …).
 //!
-//! docs/PORTING.md tracks what is ported; nothing is yet.
+//! docs/PORTING.md tracks what is ported. So far: device management in [`scst_vdisk`] — the
+//! device types, creation and deletion of devices (the procfs `open`/`close` commands and a
+//! Rust API for start-up), and the module init/exit. Command execution comes later.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod scst_vdisk; // scst_vdisk.c: the virtual disk / CD-ROM handler
