@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use iscsi_scstd::iscsi_scstd::{iscsi_scstd_main, Args, LoopExit, MainCtl, StopHandle};
 use scst_core::scst::{ScstDevType, ScstNoDevTypeOps};
 use scst_core::scst_const::TYPE_DISK;
-use scst_tests::initiator::{Connection, LoginParams};
+use scst_tests::initiator::{op, Connection, LoginParams, Pdu, FLAG_FINAL, RESERVED_TAG};
 
 const TARGET: &str = "iqn.2026-11.org.scst-rs.test:inproc";
 const INITIATOR: &str = "iqn.2026-11.org.scst-rs.test:initiator";
@@ -170,6 +170,47 @@ fn discovery_login_nop_logout_against_the_kernel_part() {
     c.nop_out(b"still alive").unwrap();
     c.logout().unwrap();
     drop(c);
+
+    // Non-immediate NOP-Outs run in CmdSN order (iscsi_push_cmnd): the one with CmdSN n+1 sent
+    // first waits on the session's pending list until n arrives; one below ExpCmdSN is
+    // dropped without an answer.
+    let mut c = Connection::connect(r.addr, TIMEOUT).unwrap();
+    c.login(&LoginParams::normal(INITIATOR, TARGET))
+        .unwrap()
+        .into_success()
+        .unwrap();
+    let n = c.cmdsn();
+    let nop = |itt: u32, cmdsn: u32, exp_statsn: u32| {
+        let mut p = Pdu::new(op::NOP_OUT);
+        p.bhs[1] = FLAG_FINAL;
+        p.bhs[16..20].copy_from_slice(&itt.to_be_bytes());
+        p.bhs[20..24].copy_from_slice(&RESERVED_TAG.to_be_bytes());
+        p.bhs[24..28].copy_from_slice(&cmdsn.to_be_bytes());
+        p.bhs[28..32].copy_from_slice(&exp_statsn.to_be_bytes());
+        p
+    };
+    let es = c.exp_statsn();
+    c.send_pdu(&nop(0x101, n.wrapping_add(1), es)).unwrap();
+    c.send_pdu(&nop(0x100, n, es)).unwrap();
+    let a = c.recv_pdu().unwrap();
+    let b = c.recv_pdu().unwrap();
+    assert_eq!((a.opcode(), a.itt()), (op::NOP_IN, 0x100), "{a:?}");
+    assert_eq!((b.opcode(), b.itt()), (op::NOP_IN, 0x101), "{b:?}");
+    assert_eq!(a.sn24(), es, "StatSN of the first answer");
+    assert_eq!(b.sn24(), es.wrapping_add(1));
+    assert_eq!(b.sn28(), n.wrapping_add(2), "ExpCmdSN after both");
+    // A stale CmdSN: no answer; the next immediate NOP-Out is answered.
+    c.send_pdu(&nop(0x102, n, es.wrapping_add(2))).unwrap();
+    let mut imm = nop(0x103, n.wrapping_add(2), es.wrapping_add(2));
+    imm.bhs[0] |= 0x40;
+    c.send_pdu(&imm).unwrap();
+    let d = c.recv_pdu().unwrap();
+    assert_eq!((d.opcode(), d.itt()), (op::NOP_IN, 0x103), "{d:?}");
+    drop(c);
+    assert!(
+        wait_for(|| sessions_of_target() == 0),
+        "a dropped connection ends the session"
+    );
 
     stop(r);
     let _ = std::fs::remove_dir_all(&state);
