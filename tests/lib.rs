@@ -10,6 +10,9 @@ use std::path::PathBuf;
 /// an independent oracle; proven against tgt in `initiator_vs_tgt.rs`.
 pub mod initiator;
 
+/// Starting and stopping the real `iscsi-scstd` binary per test.
+pub mod server;
+
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
 pub fn workspace_root() -> PathBuf {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));

@@ -1078,7 +1078,7 @@ impl fmt::Display for MainError {
             MainError::InitMaxParams(_) => write!(f, "Wrong session_keys initialization"),
             MainError::NlOpen(e) => write!(f, "netlink open failed: {}", e.desc()),
             MainError::PidFile(e) => write!(f, "unable to create pid file: {e}"),
-            MainError::Config(e) => write!(f, "{e:?}"),
+            MainError::Config(e) => write!(f, "{e}"),
             MainError::Listen(e) => write!(f, "no listen socket: {}", e.desc()),
             MainError::Loop(e) => write!(f, "event loop failed: {}", e.desc()),
         }
