@@ -953,3 +953,47 @@ fn threads_are_named_as_documented() {
     drop(c);
     stop(server);
 }
+
+/// SIGTERM (and SIGINT) while sessions are logged in: the process closes them (the initiator
+/// reads end of stream), joins its threads and exits with status 0.
+#[test]
+fn stop_signals_close_live_sessions_and_exit_0() {
+    for (test, sig) in [
+        ("stop_with_sigterm_and_live_sessions", "TERM"),
+        ("stop_with_sigint_and_live_sessions", "INT"),
+    ] {
+        let server = start(test, &[]);
+        let (mut a, _) = login_normal(&server, DEFAULT_TARGET);
+        let (mut b, _) = login_normal(&server, DEFAULT_TARGET);
+        a.nop_out(b"a").unwrap();
+        b.nop_out(b"b").unwrap();
+        if sig == "TERM" {
+            stop(server);
+        } else {
+            let mut server = server;
+            let pid = server.pid.to_string();
+            let st = std::process::Command::new("kill")
+                .args(["-INT", &pid])
+                .status()
+                .unwrap();
+            assert!(st.success());
+            // SIGINT alone must end it (bounded wait); stop() then only collects the status.
+            let end = Instant::now() + Duration::from_secs(10);
+            while server.is_running() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(
+                !server.is_running(),
+                "{test}: still running 10 s after SIGINT"
+            );
+            stop(server);
+        }
+        for c in [&mut a, &mut b] {
+            let r = c.recv_pdu();
+            assert!(
+                r.is_err(),
+                "{test}: the connection must be closed, got {r:?}"
+            );
+        }
+    }
+}
