@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use kemu::chrdev::{register_chrdev, unregister_chrdev, FileOperations, IoctlArg};
-use kemu::sync::Mutex;
+use kemu::sync::{Mutex, MutexGuard};
 use kemu::{Errno, PRINT_ERROR, PRINT_WARNING, TRACE, TRACE_DBG};
 
 use crate::abi::*;
@@ -27,11 +27,12 @@ use crate::event::{
     ctr_open_state, ISCSI_CTR_OPEN_STATE_CLOSED, ISCSI_CTR_OPEN_STATE_CLOSING,
     ISCSI_CTR_OPEN_STATE_OPEN,
 };
-use crate::iscsi::{ISCSI_CONN_IOV_MAX, TRACE_FLAG};
+use crate::iscsi::{IscsiSession, ISCSI_CONN_IOV_MAX, TRACE_FLAG};
 use crate::param::iscsi_params_set;
 use crate::session::{__add_session, __del_session, session_lookup};
 use crate::target::{
     __add_target, __del_target, target_del_all, target_lookup_by_id, target_mgmt_mutex, TargetMgmt,
+    TargetMutex,
 };
 
 /// C `ctr_name`: the name the control device is registered under.
@@ -40,8 +41,16 @@ pub const ctr_name: &str = "iscsi-scst-ctl";
 /// C `ctr_major`: the registered major (0: none).
 static CTR_MAJOR: Mutex<u32> = Mutex::new(0);
 
-/// C: config.c add_conn().
-fn add_conn(mgmt: &mut TargetMgmt, arg: &IoctlArg<'_>) -> Result<i32, Errno> {
+/// The per-connection handler of `ADD_CONN` / `DEL_CONN`.
+type ConnFn = fn(
+    &Arc<IscsiSession>,
+    &mut MutexGuard<'_, TargetMutex>,
+    &iscsi_kern_conn_info,
+) -> Result<(), Errno>;
+
+/// The common part of config.c add_conn() and del_conn(): copies the argument in and finds
+/// the target (`ENOENT`) and, under its `target_mutex`, the session (`ENOENT`), then runs `f`.
+fn conn_ioctl(mgmt: &mut TargetMgmt, arg: &IoctlArg<'_>, f: ConnFn) -> Result<i32, Errno> {
     let info: iscsi_kern_conn_info = arg.copy_from_user().inspect_err(|_| {
         PRINT_ERROR!("Failed to copy user's bytes");
     })?;
@@ -54,24 +63,17 @@ fn add_conn(mgmt: &mut TargetMgmt, arg: &IoctlArg<'_>) -> Result<i32, Errno> {
         PRINT_ERROR!("Session {:x} not found", info.sid);
         return Err(Errno::ENOENT);
     };
-    __add_conn(&session, &mut g, &info).map(|()| 0)
+    f(&session, &mut g, &info).map(|()| 0)
+}
+
+/// C: config.c add_conn().
+fn add_conn(mgmt: &mut TargetMgmt, arg: &IoctlArg<'_>) -> Result<i32, Errno> {
+    conn_ioctl(mgmt, arg, __add_conn)
 }
 
 /// C: config.c del_conn().
 fn del_conn(mgmt: &mut TargetMgmt, arg: &IoctlArg<'_>) -> Result<i32, Errno> {
-    let info: iscsi_kern_conn_info = arg.copy_from_user().inspect_err(|_| {
-        PRINT_ERROR!("Failed to copy user's bytes");
-    })?;
-    let Some(target) = target_lookup_by_id(mgmt, info.tid) else {
-        PRINT_ERROR!("Target {} not found", info.tid);
-        return Err(Errno::ENOENT);
-    };
-    let mut g = target.target_mutex.lock();
-    let Some(session) = session_lookup(&target, &g, info.sid) else {
-        PRINT_ERROR!("Session {:x} not found", info.sid);
-        return Err(Errno::ENOENT);
-    };
-    __del_conn(&session, &mut g, &info).map(|()| 0)
+    conn_ioctl(mgmt, arg, __del_conn)
 }
 
 /// The NUL the kernel writes into the last byte of every name it copied in.

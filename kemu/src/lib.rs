@@ -43,13 +43,12 @@ pub fn errno_neg(e: Errno) -> i32 {
     -(e as i32)
 }
 
-/// Helpers shared by the unit tests of several modules.
-#[cfg(test)]
-mod testutil {
+/// Helpers for tests of kemu and of the crates built on it (no kernel counterpart).
+pub mod testutil {
     use std::time::{Duration, Instant};
 
     /// Polls `f` every millisecond until it is true; false after 5 s.
-    pub(crate) fn wait_until(mut f: impl FnMut() -> bool) -> bool {
+    pub fn wait_until(mut f: impl FnMut() -> bool) -> bool {
         let deadline = Instant::now() + Duration::from_secs(5);
         while !f() {
             if Instant::now() > deadline {

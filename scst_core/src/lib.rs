@@ -34,7 +34,6 @@ pub(crate) mod testutil {
     use kemu::sync::{Mutex, MutexGuard};
     use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use std::sync::Arc;
-    use std::time::{Duration, Instant};
 
     /// Every test that touches the globals holds this for its whole run.
     static SCST_TEST_MUTEX: Mutex<()> = Mutex::new(());
@@ -116,17 +115,7 @@ pub(crate) mod testutil {
         Arc::new(ScstDevType::new(name, 0, ops))
     }
 
-    /// Polls `f` every millisecond until it is true; false after 5 s.
-    pub(crate) fn wait_until(mut f: impl FnMut() -> bool) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !f() {
-            if Instant::now() > deadline {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        true
-    }
+    pub(crate) use kemu::testutil::wait_until;
 
     /// The names (`comm`) of this process's threads.
     pub(crate) fn thread_names() -> Vec<String> {
