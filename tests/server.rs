@@ -233,8 +233,21 @@ impl Server {
 
     /// [`Server::start`] with `-p PORT` instead of `-p 0`.
     pub fn start_on(test: &str, port: u16, args: &[&str]) -> Result<Server, ServerError> {
+        Server::start_prepared(test, port, args, |_| Ok(()))
+    }
+
+    /// [`Server::start_on`], with `prepare` called on the fresh, empty state directory before
+    /// the process starts (to put files there that the server reads, e.g. a backing file).
+    pub fn start_prepared(
+        test: &str,
+        port: u16,
+        args: &[&str],
+        prepare: impl FnOnce(&Path) -> std::io::Result<()>,
+    ) -> Result<Server, ServerError> {
         let bin = binary()?;
         let state_dir = fresh_state_dir(test)?;
+        prepare(&state_dir)
+            .map_err(|e| ServerError::Io(format!("preparing {}: {e}", state_dir.display())))?;
         let out_path = state_dir.join("stdout.log");
         let err_path = state_dir.join("stderr.log");
         let io = |e: std::io::Error| ServerError::Io(format!("{e}"));

@@ -474,6 +474,7 @@ fn iscsi_conn_alloc(
             nop_in_timeout: AtomicU64::new(u64::from(tgt_params.nop_in_timeout) * HZ),
             nop_req_list_lock: SpinLock::new(Vec::new()),
             nop_in_ttt: AtomicU32::new(0),
+            rx_task: parking_lot::Mutex::new(None),
         }
     });
 

@@ -52,8 +52,10 @@ use kemu::sync::{LockedBy, Mutex, SpinLock};
 use kemu::timer::{jiffies, TimerList, HZ};
 use kemu::wait::WaitQueueHead;
 use kemu::workqueue::DelayedWork;
-use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE_DBG, TRACE_MGMT_DBG};
-use scst_core::scst::{ScstSession, ScstTgt, ScstTgtTemplate, ScstTgtTemplateOps};
+use kemu::{
+    Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, PRINT_WARNING, TRACE_DBG, TRACE_MGMT_DBG,
+};
+use scst_core::scst::{ScstCmd, ScstSession, ScstTgt, ScstTgtTemplate, ScstTgtTemplateOps};
 
 use crate::abi::DIGEST_NONE;
 use crate::conn::{iscsi_make_conn_wr_active, mark_conn_closed};
@@ -355,6 +357,9 @@ pub struct IscsiSession {
     pub sess_params: parking_lot::RwLock<IscsiSessParams>,
     /// The fields protected by `target->target_mutex`.
     pub tm: LockedBy<SessTm>,
+    /// C `cmnd_data_wait_hash_lock` + `cmnd_data_wait_hash[]`: requests waiting for Data-Out,
+    /// hashed by ITT (`1 << ISCSI_HASH_ORDER` buckets).
+    pub cmnd_data_wait_hash_lock: SpinLock<Vec<Vec<Arc<IscsiCmnd>>>>,
     /// C `sess_thr_pool`.
     pub sess_thr_pool: parking_lot::Mutex<Option<Arc<IscsiThreadPool>>>,
     /// C `initiator_name`.
@@ -453,6 +458,9 @@ pub struct ReadState {
     pub read_state: i32,
     /// C `read_msg`: where the bytes go …
     pub target: RxTarget,
+    /// … the command whose buffer [`RxTarget::Sg`] fills (C: `cmnd_prepare_recv_pdu(conn,
+    /// cmd, …)`; a Data-Out fills its request's buffer) …
+    pub sg_cmnd: Option<Arc<IscsiCmnd>>,
     /// … the byte offset into that target where the message started (for [`RxTarget::Sg`]) …
     pub sg_offset: usize,
     /// … how many bytes the message asks for …
@@ -559,6 +567,9 @@ pub struct IscsiConn {
     pub nop_req_list_lock: SpinLock<Vec<Arc<IscsiCmnd>>>,
     /// C `nop_in_ttt`.
     pub nop_in_ttt: AtomicU32,
+    /// C `rx_task`: the thread that started the current SCSI command (`scsi_cmnd_start`), so
+    /// that `preprocessing_done` knows whether it runs inside it.
+    pub rx_task: parking_lot::Mutex<Option<std::thread::ThreadId>>,
 }
 
 impl std::fmt::Debug for IscsiConn {
@@ -652,6 +663,9 @@ pub enum CmndSg {
     Own(Vec<Scatterlist>),
     /// The parent request's buffer (C: a response sharing `req->sg`, `own_sg = 0`).
     Parent,
+    /// The buffer of the request's SCST command (C: `req->sg = scst_cmd_get_sg()` /
+    /// `scst_cmd_get_write_fields()`).
+    Scst,
 }
 
 /// The fields of `struct iscsi_cmnd` that C accesses "from only a single thread at a time".
@@ -687,6 +701,18 @@ pub struct CmndData {
     pub r2t_len_to_send: u32,
     /// C `target_task_tag`.
     pub target_task_tag: u32,
+    /// C `scst_cmd`: the SCST command of a SCSI Command request.
+    pub scst_cmd: Option<Arc<ScstCmd>>,
+    /// C `outstanding_r2t`.
+    pub outstanding_r2t: u32,
+    /// C `r2t_sn`.
+    pub r2t_sn: u32,
+    /// C `not_received_data_len`.
+    pub not_received_data_len: u32,
+    /// C `data_out_in_data_receiving`.
+    pub data_out_in_data_receiving: bool,
+    /// C `cmd_req`: the request a Data-Out belongs to.
+    pub cmd_req: Option<Arc<IscsiCmnd>>,
     /// C `hdigest` (wire bytes).
     pub hdigest: [u8; 4],
     /// C `ddigest` (wire bytes).
@@ -873,7 +899,40 @@ pub fn cmnd_done(cmnd: &Arc<IscsiCmnd>) {
             }
             conn_put(conn);
 
-            // The SCST command states (PROCESSED, AFTER_PREPROC, AEN) come with the datapath.
+            // Order between the above and the below is important.
+            let (scst_cmd, state) = {
+                let d = cmnd.d.lock();
+                (d.scst_cmd.clone(), d.scst_state)
+            };
+            if let Some(scst_cmd) = scst_cmd {
+                match state {
+                    ISCSI_CMD_STATE_PROCESSED => {
+                        TRACE_DBG!("cmd {:?} PROCESSED", cmnd);
+                        scst_core::scst_targ::scst_tgt_cmd_done(
+                            &scst_cmd,
+                            scst_core::scst::SCST_CONTEXT_DIRECT_ATOMIC,
+                        );
+                    }
+                    ISCSI_CMD_STATE_AFTER_PREPROC => {
+                        // It can be for some aborted commands.
+                        TRACE_DBG!("cmd {:?} AFTER_PREPROC", cmnd);
+                        {
+                            let mut d = cmnd.d.lock();
+                            d.scst_state = ISCSI_CMD_STATE_RESTARTED;
+                            d.scst_cmd = None;
+                        }
+                        scst_core::scst_targ::scst_restart_cmd(
+                            &scst_cmd,
+                            scst_core::scst::SCST_PREPROCESS_STATUS_ERROR_FATAL,
+                            scst_core::scst::SCST_CONTEXT_THREAD,
+                        );
+                    }
+                    ISCSI_CMD_STATE_OUT_OF_SCST_PRELIM_COMPL => {}
+                    other => {
+                        PRINT_CRIT_ERROR!("Unexpected cmnd scst state {}", other);
+                    }
+                }
+            }
             let rsps = {
                 let mut d = cmnd.d.lock();
                 d.sg = CmndSg::None;
@@ -973,16 +1032,45 @@ pub fn req_cmnd_release_force(req: &Arc<IscsiCmnd>) {
 pub fn req_cmnd_pre_release(req: &Arc<IscsiCmnd>) {
     TRACE_DBG!("req {:?}", req);
 
-    let main = {
+    let (hashed, cmd_req) = {
         let mut d = req.d.lock();
-        if d.dec_active_cmds {
-            iscsi_dec_active_cmds(req, &mut d);
-        }
-        d.main_rsp.take()
+        (d.hashed, d.cmd_req.take())
+    };
+    if hashed {
+        // It sometimes can happen during errors recovery.
+        TRACE_MGMT_DBG!("Removing req {:?} from hash", req);
+        cmnd_remove_data_wait_hash(req);
+    }
+    if let Some(c) = cmd_req {
+        // It sometimes can happen during errors recovery.
+        TRACE_MGMT_DBG!("Putting cmd_req {:?} (req {:?})", c, req);
+        c.d.lock().data_out_in_data_receiving = false;
+        cmnd_put(&c);
+    }
+
+    let (main, is_scsi, has_scst) = {
+        let mut d = req.d.lock();
+        (
+            d.main_rsp.take(),
+            cmnd_opcode(&d.pdu.bhs) == ISCSI_OP_SCSI_CMD,
+            d.scst_cmd.is_some(),
+        )
     };
     if let Some(main) = main {
         TRACE_DBG!("Sending main rsp {:?}", main);
+        if is_scsi {
+            if has_scst {
+                iscsi_set_resid(&main);
+            } else {
+                iscsi_set_resid_no_scst_cmd(&main);
+            }
+        }
         iscsi_cmnd_init_write(&main, ISCSI_INIT_WRITE_WAKE);
+    }
+
+    let mut d = req.d.lock();
+    if d.dec_active_cmds {
+        iscsi_dec_active_cmds(req, &mut d);
     }
 }
 
@@ -1040,33 +1128,59 @@ pub fn iscsi_cmnds_init_write(send: Vec<Arc<IscsiCmnd>>, flags: i32) {
     }
 }
 
+/// Runs `f` on the data buffer of `cmnd` (C `cmnd->sg`): its own pages, its request's
+/// (`CmndSg::Parent`), or the SCST command's (`CmndSg::Scst`). The owner's lock is held while
+/// `f` runs. `None` if the command has no buffer.
+pub fn cmnd_with_sg<R>(cmnd: &IscsiCmnd, f: impl FnOnce(&[Scatterlist]) -> R) -> Option<R> {
+    let d = cmnd.d.lock();
+    match &d.sg {
+        CmndSg::Own(sg) => Some(f(sg)),
+        CmndSg::None => None,
+        CmndSg::Parent => {
+            drop(d);
+            let parent = cmnd.parent_req.as_ref()?;
+            cmnd_with_sg(parent, f)
+        }
+        CmndSg::Scst => {
+            let scst = d.scst_cmd.clone();
+            drop(d);
+            scst.map(|c| scst_core::scst::scst_cmd_with_sg(&c, f))
+        }
+    }
+}
+
+/// [`cmnd_with_sg`] for writing into the buffer (receiving data).
+pub fn cmnd_with_sg_mut<R>(cmnd: &IscsiCmnd, f: impl FnOnce(&mut [Scatterlist]) -> R) -> Option<R> {
+    let mut d = cmnd.d.lock();
+    match &mut d.sg {
+        CmndSg::Own(sg) => Some(f(sg)),
+        CmndSg::None => None,
+        CmndSg::Parent => {
+            drop(d);
+            let parent = cmnd.parent_req.as_ref()?;
+            cmnd_with_sg_mut(parent, f)
+        }
+        CmndSg::Scst => {
+            let scst = d.scst_cmd.clone();
+            drop(d);
+            scst.map(|c| scst_core::scst::scst_cmd_with_sg_mut(&c, f))
+        }
+    }
+}
+
 /// C `digest_tx_data(rsp)` for one response: the data come from its own buffer or its
 /// request's.
 fn digest_tx_rsp(rsp: &Arc<IscsiCmnd>) {
-    let (bhs, datasize, parent_sg) = {
+    let (bhs, datasize) = {
         let d = rsp.d.lock();
-        (d.pdu.bhs, d.pdu.datasize, matches!(d.sg, CmndSg::Parent))
+        (d.pdu.bhs, d.pdu.datasize)
     };
     if datasize == 0 {
         return;
     }
-    let crc = if parent_sg {
-        let Some(parent) = &rsp.parent_req else {
-            return;
-        };
-        let pd = parent.d.lock();
-        match &pd.sg {
-            CmndSg::Own(sg) => digest_tx_data(&bhs, datasize, sg),
-            _ => return,
-        }
-    } else {
-        let d = rsp.d.lock();
-        match &d.sg {
-            CmndSg::Own(sg) => digest_tx_data(&bhs, datasize, sg),
-            _ => return,
-        }
-    };
-    rsp.d.lock().ddigest = crc.to_le_bytes();
+    if let Some(crc) = cmnd_with_sg(rsp, |sg| digest_tx_data(&bhs, datasize, sg)) {
+        rsp.d.lock().ddigest = crc.to_le_bytes();
+    }
 }
 
 /// C: iscsi.c iscsi_cmnd_init_write().
@@ -1127,20 +1241,40 @@ pub fn iscsi_preliminary_complete(
         get_data = false;
     }
 
+    // All outstanding PDUs must still be received, even if the direction is not WRITE.
+    // PRELIM_COMPLETED is tested because iscsi_set_prelim_r2t_len_to_receive() may have
+    // failed before.
+    let (hashed, op, flags) = {
+        let d = orig_req.d.lock();
+        (d.hashed, cmnd_opcode(&d.pdu.bhs), d.pdu.bhs.flags)
+    };
+    let set_r2t_len = !hashed
+        && op == ISCSI_OP_SCSI_CMD
+        && !test_bit(ISCSI_CMD_PRELIM_COMPLETED, &orig_req.prelim_compl_flags);
+
     if get_data {
         cmnd_prepare_get_rejected_immed_data(req, rd);
     }
 
+    let mut res = 0;
+    if !test_bit(ISCSI_CMD_PRELIM_COMPLETED, &orig_req.prelim_compl_flags) {
+        if set_r2t_len {
+            res = iscsi_set_prelim_r2t_len_to_receive(orig_req);
+        } else if flags & ISCSI_CMD_WRITE != 0 {
+            // Prelim completed in the middle of data receiving: no more R2Ts will be sent,
+            // so r2t_len_to_send is final.
+            let n = orig_req.d.lock().r2t_len_to_send;
+            iscsi_set_not_received_data_len(orig_req, n);
+        }
+    }
+
     set_bit(ISCSI_CMD_PRELIM_COMPLETED, &orig_req.prelim_compl_flags);
     set_bit(ISCSI_CMD_PRELIM_COMPLETED, &req.prelim_compl_flags);
-    0
+    res
 }
 
 /// C: iscsi.c create_reject_rsp(): a Reject PDU carrying the rejected header, as the request's
-/// main response.
-///
-/// Deviation until the datapath: a SCSI Command gets the Reject too (C would first give it a
-/// CHECK CONDITION through its SCST command, which does not exist yet).
+/// main response; a SCSI Command also gets CHECK CONDITION through its SCST command.
 pub fn create_reject_rsp(
     req: &Arc<IscsiCmnd>,
     reason: u8,
@@ -1148,6 +1282,19 @@ pub fn create_reject_rsp(
     rd: &mut ReadState,
 ) -> i32 {
     TRACE_MGMT_DBG!("Reject: req {:?}, reason {:x}", req, reason);
+
+    if opcode_of(req) == ISCSI_OP_SCSI_CMD {
+        let has_scst = req.d.lock().scst_cmd.is_some();
+        if !has_scst {
+            // BUSY status must be already set. No Reject: the initiator will retry, and
+            // hopefully the next time an scst_cmd can be allocated and rejected properly.
+            return 0;
+        }
+        // RFC 3720: a pre-instantiated SCSI task terminated by a reject gets a proper SCSI
+        // Response with CHECK CONDITION.
+        let (k, a, q) = scst_core::scst_const::scst_sense_invalid_message;
+        set_scst_preliminary_status_rsp(req, get_data, k, a, q, rd);
+    }
 
     let rsp = iscsi_alloc_main_rsp(req);
     let req_bhs = req.d.lock().pdu.bhs;
@@ -1310,13 +1457,24 @@ pub fn cmnd_rx_start(cmnd: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
             update_stat_sn(cmnd);
             Ok(())
         }
-        ISCSI_OP_SCSI_CMD | ISCSI_OP_SCSI_TASK_MGT_MSG => {
-            // Served by the datapath issues; until then rejected, but they still take part in
-            // the CmdSN order (their ExpStatSN acknowledges our responses as well).
+        ISCSI_OP_SCSI_CMD => {
+            let res = scsi_cmnd_start(cmnd, rd);
+            if res < 0 {
+                return res;
+            }
+            update_stat_sn(cmnd);
+            return res;
+        }
+        ISCSI_OP_SCSI_DATA_OUT => {
+            return data_out_start(cmnd, rd);
+        }
+        ISCSI_OP_SCSI_TASK_MGT_MSG => {
+            // Task management comes with a later issue; until then rejected, but it still
+            // takes part in the CmdSN order (its ExpStatSN acknowledges our responses too).
             update_stat_sn(cmnd);
             Err(ISCSI_REASON_UNSUPPORTED_COMMAND)
         }
-        // ISCSI_OP_TEXT_CMD, ISCSI_OP_SNACK_CMD, ISCSI_OP_SCSI_DATA_OUT and anything else.
+        // ISCSI_OP_TEXT_CMD, ISCSI_OP_SNACK_CMD and anything else.
         _ => Err(ISCSI_REASON_UNSUPPORTED_COMMAND),
     };
 
@@ -1393,6 +1551,19 @@ fn logout_exec(req: &Arc<IscsiCmnd>) {
 
 /// C: iscsi.c iscsi_cmnd_exec(): executes a request in CmdSN order.
 fn iscsi_cmnd_exec(cmnd: &Arc<IscsiCmnd>) {
+    if opcode_of(cmnd) == ISCSI_OP_SCSI_CMD {
+        let (to_receive, to_send) = {
+            let d = cmnd.d.lock();
+            (d.r2t_len_to_receive, d.r2t_len_to_send)
+        };
+        if to_receive == 0 {
+            iscsi_restart_cmnd(cmnd);
+        } else if to_send != 0 {
+            send_r2t(cmnd);
+        }
+        return;
+    }
+
     if cmnd.prelim_compl_flags.bits() != 0 {
         TRACE_MGMT_DBG!("Terminating prelim completed cmnd {:?}", cmnd);
         req_cmnd_release(cmnd);
@@ -1487,9 +1658,13 @@ pub fn cmnd_rx_end(cmnd: &Arc<IscsiCmnd>) {
         ISCSI_OP_SCSI_CMD | ISCSI_OP_NOP_OUT | ISCSI_OP_SCSI_TASK_MGT_MSG | ISCSI_OP_LOGOUT_CMD => {
             iscsi_push_cmnd(cmnd);
         }
+        ISCSI_OP_SCSI_DATA_OUT => {
+            data_out_end(cmnd);
+            req_cmnd_release(cmnd);
+        }
         _ => {
-            // Rejected PDUs outside the CmdSN order (Data-Out, Text, SNACK, unknown): the
-            // Reject goes out now.
+            // Rejected PDUs outside the CmdSN order (Text, SNACK, unknown): the Reject goes
+            // out now.
             req_cmnd_release(cmnd);
         }
     }
@@ -1534,6 +1709,21 @@ pub fn cmnd_tx_start(cmnd: &Arc<IscsiCmnd>, ws: &mut WriteState) {
             let s = cmnd_set_sn(cmnd, &mut bhs, false);
             bhs.sn = s.to_be();
         }
+        ISCSI_OP_SCSI_DATA_IN => {
+            let h = IscsiDataInHdr::from_bhs(&bhs);
+            let offset = h.buffer_offset.get();
+            let final_pdu = h.flags & ISCSI_FLG_FINAL != 0;
+            if offset > d.bufflen || offset.saturating_add(d.pdu.datasize) > d.bufflen {
+                PRINT_CRIT_ERROR!(
+                    "Data-In beyond the buffer (offset {}, datasize {}, bufflen {})",
+                    offset,
+                    d.pdu.datasize,
+                    d.bufflen
+                );
+            }
+            ws.write_offset = offset;
+            cmnd_set_sn(cmnd, &mut bhs, final_pdu);
+        }
         _ => PRINT_ERROR!("Unexpected cmnd op {:x}", op),
     }
     d.pdu.bhs = bhs;
@@ -1572,8 +1762,51 @@ pub fn cmnd_tx_end(cmnd: &Arc<IscsiCmnd>) {
     let _ = conn.sock.tcp_cork(false);
 }
 
-/// C: iscsi.c conn_abort(): drops what a closing connection still waits for. Command aborts
-/// (`__cmnd_abort`) come with the datapath.
+/// C: iscsi.c iscsi_fail_data_waiting_cmnd(): a command still waiting for Data-Out dies
+/// without a response.
+///
+/// Deviation until task management: a pending command is just taken off the pending list
+/// (C puts a TM clone in its place to fill the CmdSN hole for the commands behind it; with
+/// the connection closing, nothing runs behind it).
+pub fn iscsi_fail_data_waiting_cmnd(cmnd: &Arc<IscsiCmnd>) {
+    TRACE_MGMT_DBG!("Failing data waiting cmnd {:?}", cmnd);
+    let pending = {
+        let mut d = cmnd.d.lock();
+        d.r2t_len_to_receive = 0;
+        d.r2t_len_to_send = 0;
+        d.pending
+    };
+    if pending {
+        let session = &cmnd.conn.session;
+        let mut sn = session.sn_lock.lock();
+        sn.pending_list.retain(|c| !Arc::ptr_eq(c, cmnd));
+        cmnd.d.lock().pending = false;
+    }
+    req_cmnd_release_force(cmnd);
+}
+
+/// C: iscsi.c __cmnd_abort(): marks the command aborted and makes sure the response timer
+/// fires within `ISCSI_TM_DATA_WAIT_TIMEOUT`.
+fn __cmnd_abort(cmnd: &Arc<IscsiCmnd>) {
+    let timeout_time = jiffies() + ISCSI_TM_DATA_WAIT_TIMEOUT + ISCSI_ADD_SCHED_TIME;
+    let conn = &cmnd.conn;
+    TRACE_MGMT_DBG!("Aborting cmd {:?}", cmnd);
+    {
+        // Synchronises with iscsi_check_tm_data_wait_timeouts(), the ABORTED bit included.
+        let _rd = conn.conn_thr_pool.rd_lock.lock_bh();
+        set_bit(ISCSI_CMD_ABORTED, &cmnd.prelim_compl_flags);
+        conn.conn_tm_active.store(true, Ordering::Release);
+    }
+    let _wl = conn.write_list_lock.lock_bh();
+    if !kemu::timer::timer_pending(&conn.rsp_timer)
+        || kemu::timer::time_after(conn.rsp_timer.expires(), timeout_time)
+    {
+        kemu::timer::mod_timer(&conn.rsp_timer, timeout_time);
+    }
+}
+
+/// C: iscsi.c conn_abort(): aborts everything a closing connection still has: its NOP-In
+/// pings, its commands (those waiting for Data-Out fail at once).
 pub fn conn_abort(conn: &Arc<IscsiConn>) {
     TRACE_MGMT_DBG!("Aborting conn {:?}", conn);
 
@@ -1582,6 +1815,23 @@ pub fn conn_abort(conn: &Arc<IscsiConn>) {
     let reqs = std::mem::take(&mut *conn.nop_req_list_lock.lock_bh());
     for r in reqs {
         cmnd_put(&r);
+    }
+
+    'again: loop {
+        let cmnds: Vec<Arc<IscsiCmnd>> = {
+            let l = conn.cmd_list_lock.lock_bh();
+            l.iter().map(|(_, c)| Arc::clone(c)).collect()
+        };
+        for cmnd in cmnds {
+            __cmnd_abort(&cmnd);
+            if cmnd.d.lock().r2t_len_to_receive != 0 && !cmnd_get_check(&cmnd) {
+                // This is racy for MC/S, as in C.
+                iscsi_fail_data_waiting_cmnd(&cmnd);
+                cmnd_put(&cmnd);
+                continue 'again;
+            }
+        }
+        break;
     }
 }
 
@@ -1615,6 +1865,1060 @@ pub fn iscsi_send_nop_in(conn: &Arc<IscsiConn>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// iscsi.c: SCSI commands, Data-Out, R2T, responses
+// ---------------------------------------------------------------------------------------------
+
+/// The `Weak` back-pointer the SCST command keeps to its iSCSI request (C: the `tgt_priv`
+/// pointer).
+type ReqPriv = std::sync::Weak<IscsiCmnd>;
+
+/// The iSCSI request of an SCST command (C `scst_cmd_get_tgt_priv()`).
+fn req_of(scst_cmd: &ScstCmd) -> Option<Arc<IscsiCmnd>> {
+    scst_core::scst::scst_cmd_get_tgt_priv(scst_cmd).and_then(|p| {
+        p.downcast_ref::<ReqPriv>()
+            .and_then(std::sync::Weak::upgrade)
+    })
+}
+
+/// C iscsi.c `cmnd_read_size()`: the read length of a command (for a bidirectional one from
+/// its Bidirectional Read Expected Data Transfer Length AHS; -1 if that is missing).
+fn cmnd_read_size(d: &CmndData) -> i64 {
+    let hdr = cmnd_hdr(&d.pdu.bhs);
+    if hdr.flags & ISCSI_CMD_READ == 0 {
+        return 0;
+    }
+    if hdr.flags & ISCSI_CMD_WRITE == 0 {
+        return i64::from(hdr.data_length.get());
+    }
+    let ahs = &d.pdu.ahs;
+    let mut off = 0usize;
+    while off + 3 <= ahs.len() && off < d.pdu.ahssize as usize {
+        let len = usize::from(u16::from_be_bytes([ahs[off], ahs[off + 1]]));
+        let typ = ahs[off + 2];
+        if typ == ISCSI_AHSTYPE_RLENGTH && off + 8 <= ahs.len() {
+            return i64::from(u32::from_be_bytes([
+                ahs[off + 4],
+                ahs[off + 5],
+                ahs[off + 6],
+                ahs[off + 7],
+            ]));
+        }
+        off += (3 + len + 3) & !3;
+    }
+    -1
+}
+
+/// C iscsi.c `iscsi_set_not_received_data_len()`.
+fn iscsi_set_not_received_data_len(req: &IscsiCmnd, not_received: u32) {
+    let scst = {
+        let mut d = req.d.lock();
+        d.not_received_data_len = not_received;
+        d.scst_cmd.clone()
+    };
+    if let Some(c) = scst {
+        scst_core::scst_lib::scst_cmd_set_write_not_received_data_len(
+            &c,
+            i32::try_from(not_received).unwrap_or(i32::MAX),
+        );
+    }
+}
+
+/// C iscsi.c `get_next_ttt()` (read thread only; not MC/S compatible, as C).
+fn get_next_ttt(conn: &IscsiConn) -> u32 {
+    let session = &conn.session;
+    let mut ttt = session.next_ttt.fetch_add(1, Ordering::AcqRel);
+    if ttt == ISCSI_RESERVED_TAG_CPU32 {
+        ttt = session.next_ttt.fetch_add(1, Ordering::AcqRel);
+    }
+    ttt
+}
+
+fn hash_bucket(itt: u32) -> usize {
+    // C cmnd_hashfn(): hash_32(itt, ISCSI_HASH_ORDER).
+    (itt.wrapping_mul(0x61C8_8647) >> (32 - ISCSI_HASH_ORDER)) as usize
+}
+
+/// C iscsi.c `cmnd_insert_data_wait_hash()`: the request waits for Data-Out PDUs, found by
+/// ITT. `Err(reason)` for the reserved ITT or an ITT already waiting.
+fn cmnd_insert_data_wait_hash(cmnd: &Arc<IscsiCmnd>) -> Result<(), u8> {
+    let (hashed, itt) = {
+        let d = cmnd.d.lock();
+        (d.hashed, d.pdu.bhs.itt.get())
+    };
+    if hashed {
+        // It can be for preliminary completed commands, when this already failed.
+        return Ok(());
+    }
+
+    // The TTT is not needed (ITT and buffer offset find the request and the buffer), but
+    // the spec wants it in R2Ts and some initiators rely on it.
+    let ttt = get_next_ttt(&cmnd.conn);
+    cmnd.d.lock().target_task_tag = ttt;
+
+    if itt == ISCSI_RESERVED_TAG_CPU32 {
+        PRINT_ERROR!("ITT is RESERVED_TAG (conn {:?})", cmnd.conn);
+        return Err(ISCSI_REASON_PROTOCOL_ERROR);
+    }
+
+    let session = &cmnd.conn.session;
+    let mut hash = session.cmnd_data_wait_hash_lock.lock();
+    let b = hash_bucket(itt);
+    let Some(bucket) = hash.get_mut(b) else {
+        return Err(ISCSI_REASON_PROTOCOL_ERROR);
+    };
+    if bucket.iter().any(|c| c.d.lock().pdu.bhs.itt.get() == itt) {
+        PRINT_ERROR!(
+            "Task {:x} in progress, cmnd {:?} (conn {:?})",
+            itt,
+            cmnd,
+            cmnd.conn
+        );
+        return Err(ISCSI_REASON_TASK_IN_PROGRESS);
+    }
+    bucket.push(Arc::clone(cmnd));
+    cmnd.d.lock().hashed = true;
+    Ok(())
+}
+
+/// C iscsi.c `cmnd_remove_data_wait_hash()`.
+fn cmnd_remove_data_wait_hash(cmnd: &Arc<IscsiCmnd>) {
+    let itt = cmnd.d.lock().pdu.bhs.itt.get();
+    let session = &cmnd.conn.session;
+    let mut hash = session.cmnd_data_wait_hash_lock.lock();
+    let removed = hash.get_mut(hash_bucket(itt)).and_then(|bucket| {
+        bucket
+            .iter()
+            .position(|c| Arc::ptr_eq(c, cmnd))
+            .map(|i| bucket.remove(i))
+    });
+    if removed.is_some() {
+        cmnd.d.lock().hashed = false;
+    } else {
+        PRINT_ERROR!("{:?}:{:x} not found", cmnd, itt);
+    }
+}
+
+/// C iscsi.c `cmnd_find_data_wait_hash()`.
+fn cmnd_find_data_wait_hash(conn: &IscsiConn, itt: u32) -> Option<Arc<IscsiCmnd>> {
+    let hash = conn.session.cmnd_data_wait_hash_lock.lock();
+    hash.get(hash_bucket(itt))?
+        .iter()
+        .find(|c| c.d.lock().pdu.bhs.itt.get() == itt)
+        .cloned()
+}
+
+/// C iscsi.c `iscsi_set_prelim_r2t_len_to_receive()`: a command completed before its data
+/// arrived still has to receive the data the initiator will send.
+fn iscsi_set_prelim_r2t_len_to_receive(req: &Arc<IscsiCmnd>) -> i32 {
+    let (flags, data_length, datasize) = {
+        let d = req.d.lock();
+        let h = cmnd_hdr(&d.pdu.bhs);
+        (h.flags, h.data_length.get(), d.pdu.datasize)
+    };
+    if flags & ISCSI_CMD_FINAL != 0 {
+        if flags & ISCSI_CMD_WRITE != 0 {
+            iscsi_set_not_received_data_len(req, data_length.saturating_sub(datasize));
+        }
+        return 0;
+    }
+
+    if cmnd_insert_data_wait_hash(req).is_err() {
+        // A data corruption is possible if the data of this request could be received by
+        // another one with the same ITT: close the connection.
+        mark_conn_closed(&req.conn);
+        return -(Errno::EINVAL as i32);
+    }
+
+    // One or more PDUs will arrive: pretend one byte is to be received; data_out_start()
+    // corrects it.
+    {
+        let mut d = req.d.lock();
+        d.outstanding_r2t = 1;
+        d.r2t_len_to_receive = 1;
+        d.r2t_len_to_send = 0;
+    }
+    crate::nthread::req_add_to_write_timeout_list(req);
+
+    let first_burst = req.conn.session.sess_params.read().first_burst_length;
+    let mut not_received = data_length.saturating_sub(datasize);
+    not_received -= not_received.min(first_burst);
+    iscsi_set_not_received_data_len(req, not_received);
+    0
+}
+
+/// C iscsi.c `create_preliminary_no_scst_rsp()`: a response for a command that got no SCST
+/// command (BUSY).
+fn create_preliminary_no_scst_rsp(
+    req: &Arc<IscsiCmnd>,
+    status: u8,
+    sense: &[u8],
+    rd: &mut ReadState,
+) -> i32 {
+    if req.prelim_compl_flags.bits() != 0 {
+        TRACE_MGMT_DBG!("req {:?} already prelim completed", req);
+        return 0;
+    }
+    req.d.lock().scst_state = ISCSI_CMD_STATE_OUT_OF_SCST_PRELIM_COMPL;
+    let res = iscsi_preliminary_complete(req, req, true, rd);
+    let rsp = iscsi_alloc_main_rsp(req);
+    iscsi_init_status_rsp(&rsp, status, sense);
+    // The residual is set in req_cmnd_release().
+    res
+}
+
+/// C iscsi.c `set_scst_preliminary_status_rsp()`: completes the command early with a CHECK
+/// CONDITION of this sense.
+pub fn set_scst_preliminary_status_rsp(
+    req: &Arc<IscsiCmnd>,
+    get_data: bool,
+    key: u8,
+    asc: u8,
+    ascq: u8,
+    rd: &mut ReadState,
+) -> i32 {
+    let scst = req.d.lock().scst_cmd.clone();
+    if let Some(c) = scst {
+        scst_core::scst_lib::scst_set_cmd_error(&c, key, asc, ascq);
+    }
+    // Without an SCST command the error is already set.
+    iscsi_preliminary_complete(req, req, get_data, rd)
+}
+
+/// C iscsi.c `cmnd_prepare_recv_pdu()`: the next `size` bytes of the data segment go to the
+/// buffer of `cmd` at `offset` (beyond the buffer, to the dummy page: a residual overflow).
+fn cmnd_prepare_recv_pdu(cmd: &Arc<IscsiCmnd>, offset: u32, size: u32, rd: &mut ReadState) -> i32 {
+    rd.target = RxTarget::Sg;
+    rd.sg_cmnd = Some(Arc::clone(cmd));
+    rd.sg_offset = offset as usize;
+    rd.size = size as usize;
+    rd.done = 0;
+    0
+}
+
+/// C iscsi.c `send_r2t()`: asks for the next bursts of write data, up to MaxOutstandingR2T.
+fn send_r2t(req: &Arc<IscsiCmnd>) {
+    let p = *req.conn.session.sess_params.read();
+    let mut send = Vec::new();
+    {
+        let (hdr_lun, itt, data_length) = {
+            let d = req.d.lock();
+            let h = cmnd_hdr(&d.pdu.bhs);
+            (h.lun, h.itt, h.data_length.get())
+        };
+        loop {
+            let (ttt, r2t_sn, offset, len) = {
+                let mut d = req.d.lock();
+                if d.outstanding_r2t >= p.max_outstanding_r2t || d.r2t_len_to_send == 0 {
+                    break;
+                }
+                let offset = data_length.wrapping_sub(d.r2t_len_to_send);
+                let len = d.r2t_len_to_send.min(p.max_burst_length);
+                d.r2t_len_to_send -= len;
+                let sn = d.r2t_sn;
+                d.r2t_sn = d.r2t_sn.wrapping_add(1);
+                d.outstanding_r2t += 1;
+                (d.target_task_tag, sn, offset, len)
+            };
+            let rsp = iscsi_alloc_rsp(req);
+            {
+                let mut d = rsp.d.lock();
+                let h = IscsiR2tHdr::from_bhs_mut(&mut d.pdu.bhs);
+                h.opcode = ISCSI_OP_R2T;
+                h.flags = ISCSI_FLG_FINAL;
+                h.lun = hdr_lun;
+                h.itt = itt;
+                h.ttt.set(ttt);
+                h.r2t_sn = r2t_sn.to_be();
+                h.buffer_offset.set(offset);
+                h.data_length.set(len);
+            }
+            send.push(rsp);
+        }
+    }
+    if !send.is_empty() {
+        iscsi_cmnds_init_write(send, ISCSI_INIT_WRITE_WAKE);
+    }
+}
+
+/// C iscsi.c `iscsi_cmnd_set_write_buf()`: the write buffer of the SCST command receives the
+/// data; checks the negotiated immediate/unsolicited data rules and computes what R2Ts must
+/// ask for. `Err` closes the connection (the caller does).
+fn iscsi_cmnd_set_write_buf(req: &Arc<IscsiCmnd>) -> Result<(), ()> {
+    let session = &req.conn.session;
+    let p = *session.sess_params.read();
+    let (flags, itt, op, data_length, datasize, scst) = {
+        let d = req.d.lock();
+        let h = cmnd_hdr(&d.pdu.bhs);
+        (
+            h.flags,
+            h.itt.get(),
+            h.scb[0],
+            h.data_length.get(),
+            d.pdu.datasize,
+            d.scst_cmd.clone(),
+        )
+    };
+    let bufflen = scst
+        .as_ref()
+        .map_or(0, |c| scst_core::scst::scst_cmd_get_write_len(c));
+    {
+        let mut d = req.d.lock();
+        d.sg = CmndSg::Scst;
+        d.bufflen = u32::try_from(bufflen).unwrap_or(0);
+    }
+    let unsolicited_data_expected = flags & ISCSI_CMD_FINAL == 0;
+
+    if p.initial_r2t != 0 && unsolicited_data_expected {
+        PRINT_ERROR!(
+            "Initiator {} violated negotiated parameters: initial R2T is required (ITT {:x}, op {:x}, conn {:?})",
+            session.initiator_name, itt, op, req.conn
+        );
+        return Err(());
+    }
+    if p.immediate_data == 0 && datasize != 0 {
+        PRINT_ERROR!(
+            "Initiator {} violated negotiated parameters: forbidden immediate data sent (ITT {:x}, op {:x}, conn {:?})",
+            session.initiator_name, itt, op, req.conn
+        );
+        return Err(());
+    }
+    if p.first_burst_length < datasize {
+        PRINT_ERROR!(
+            "Initiator {} violated negotiated parameters: immediate data len ({}) > first_burst_length ({}) (ITT {:x}, op {:x}, conn {:?})",
+            session.initiator_name, datasize, p.first_burst_length, itt, op, req.conn
+        );
+        return Err(());
+    }
+
+    // With a residual overflow, r2t_len_to_receive and datasize may exceed bufflen.
+    let to_receive = data_length.saturating_sub(datasize);
+    req.d.lock().r2t_len_to_receive = to_receive;
+
+    let res = cmnd_insert_data_wait_hash(req);
+
+    {
+        let mut d = req.d.lock();
+        if unsolicited_data_expected {
+            d.outstanding_r2t = 1;
+            d.r2t_len_to_send = to_receive
+                - p.first_burst_length
+                    .saturating_sub(datasize)
+                    .min(to_receive);
+        } else {
+            d.r2t_len_to_send = to_receive;
+        }
+    }
+
+    match res {
+        Ok(()) => {
+            crate::nthread::req_add_to_write_timeout_list(req);
+            Ok(())
+        }
+        Err(_) => Err(()),
+    }
+}
+
+/// C iscsi.c `cmnd_rx_continue()`: the command came back from SCST preprocessing (it has its
+/// buffer); prepare receiving its immediate data and send the first R2Ts.
+pub fn cmnd_rx_continue(req: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
+    let Some(scst) = req.d.lock().scst_cmd.clone() else {
+        return iscsi_preliminary_complete(req, req, true, rd);
+    };
+    let dir = scst_core::scst::scst_cmd_get_data_direction(&scst);
+
+    // Preliminary completion is checked here to save R2Ts (TASK SET FULL and the like).
+    if scst_core::scst::scst_cmd_prelim_completed(&scst) || req.prelim_compl_flags.bits() != 0 {
+        // If necessary, ISCSI_CMD_ABORTED will be set by iscsi_xmit_response().
+        return iscsi_preliminary_complete(req, req, true, rd);
+    }
+
+    if dir & scst_core::scst_const::SCST_DATA_WRITE != 0 {
+        if iscsi_cmnd_set_write_buf(req).is_err() {
+            // Otherwise data of this request could land in another one with a duplicate ITT.
+            mark_conn_closed(&req.conn);
+            return -(Errno::EINVAL as i32);
+        }
+        let datasize = req.d.lock().pdu.datasize;
+        if datasize != 0 {
+            let res = cmnd_prepare_recv_pdu(req, 0, datasize, rd);
+            // Send the R2Ts as soon as possible.
+            if res == 0 && req.d.lock().r2t_len_to_send != 0 {
+                send_r2t(req);
+            }
+            return res;
+        }
+    } else {
+        let (flags, datasize, itt, op) = {
+            let mut d = req.d.lock();
+            d.sg = CmndSg::Scst;
+            d.bufflen = u32::try_from(scst_core::scst::scst_cmd_get_bufflen(&scst)).unwrap_or(0);
+            let h = cmnd_hdr(&d.pdu.bhs);
+            (h.flags, d.pdu.datasize, h.itt.get(), h.scb[0])
+        };
+        if flags & ISCSI_CMD_FINAL == 0 || datasize != 0 {
+            PRINT_ERROR!("Unexpected unsolicited data (ITT {:x} CDB {:x})", itt, op);
+            let (k, a, q) = ISCSI_SENSE_UNEXPECTED_UNSOLICITED_DATA;
+            return set_scst_preliminary_status_rsp(req, true, k, a, q, rd);
+        }
+    }
+    0
+}
+
+/// C `iscsi_sense_crc_error`.
+pub const ISCSI_SENSE_CRC_ERROR: (u8, u8, u8) = (0x0b, 0x47, 0x05);
+/// C `iscsi_sense_unexpected_unsolicited_data`.
+pub const ISCSI_SENSE_UNEXPECTED_UNSOLICITED_DATA: (u8, u8, u8) = (0x0b, 0x0c, 0x0c);
+/// C `iscsi_sense_incorrect_amount_of_data`.
+pub const ISCSI_SENSE_INCORRECT_AMOUNT_OF_DATA: (u8, u8, u8) = (0x0b, 0x0c, 0x0d);
+
+/// C iscsi.c `scsi_cmnd_start()`: a SCSI Command PDU arrived: create its SCST command and let
+/// SCST preprocess it (parse, buffer) right here on the read thread. Returns 0 to go on
+/// receiving, > 0 when SCST continues on another thread (`RX_CMD_CONTINUE`), < 0 on close.
+fn scsi_cmnd_start(req: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
+    let conn = &req.conn;
+    let session = &conn.session;
+
+    atomic_inc(&session.active_cmds);
+    let (hdr, ahs, ahssize) = {
+        let mut d = req.d.lock();
+        d.dec_active_cmds = true;
+        (*cmnd_hdr(&d.pdu.bhs), d.pdu.ahs.clone(), d.pdu.ahssize)
+    };
+
+    let scst_sess = session.scst_sess.lock().clone();
+    let lun = hdr.lun.get().to_be_bytes();
+    let scst_cmd = scst_sess
+        .as_ref()
+        .and_then(|s| scst_core::scst_targ::scst_rx_cmd(s, &lun, &hdr.scb, false));
+    let Some(scst_cmd) = scst_cmd else {
+        return create_preliminary_no_scst_rsp(req, scst_core::scst_const::SAM_STAT_BUSY, &[], rd);
+    };
+
+    req.d.lock().scst_cmd = Some(Arc::clone(&scst_cmd));
+    scst_core::scst::scst_cmd_set_tag(&scst_cmd, u64::from(hdr.itt.get()));
+    let priv_: scst_core::scst::TgtPriv = Arc::new(Arc::downgrade(req));
+    scst_core::scst::scst_cmd_set_tgt_priv(&scst_cmd, Some(priv_));
+
+    use scst_core::scst_const::*;
+    let flags = hdr.flags;
+    if flags & ISCSI_CMD_READ != 0 && flags & ISCSI_CMD_WRITE != 0 {
+        let sz = cmnd_read_size(&req.d.lock());
+        if sz < 0 {
+            PRINT_ERROR!(
+                "BIDI data transfer, but initiator not supplied Bidirectional Read Expected Data Transfer Length AHS"
+            );
+            let (k, a, q) = scst_sense_parameter_value_invalid;
+            set_scst_preliminary_status_rsp(req, true, k, a, q, rd);
+        } else {
+            scst_core::scst::scst_cmd_set_expected(
+                &scst_cmd,
+                SCST_DATA_BIDI,
+                i32::try_from(sz).unwrap_or(i32::MAX),
+            );
+            scst_core::scst::scst_cmd_set_expected_out_transfer_len(
+                &scst_cmd,
+                i32::try_from(hdr.data_length.get()).unwrap_or(i32::MAX),
+            );
+            scst_core::scst::scst_cmd_set_tgt_need_alloc_data_buf(&scst_cmd);
+        }
+    } else if flags & ISCSI_CMD_READ != 0 {
+        scst_core::scst::scst_cmd_set_expected(
+            &scst_cmd,
+            SCST_DATA_READ,
+            i32::try_from(hdr.data_length.get()).unwrap_or(i32::MAX),
+        );
+        scst_core::scst::scst_cmd_set_tgt_need_alloc_data_buf(&scst_cmd);
+    } else if flags & ISCSI_CMD_WRITE != 0 {
+        scst_core::scst::scst_cmd_set_expected(
+            &scst_cmd,
+            SCST_DATA_WRITE,
+            i32::try_from(hdr.data_length.get()).unwrap_or(i32::MAX),
+        );
+    } else {
+        scst_core::scst::scst_cmd_set_expected(&scst_cmd, SCST_DATA_NONE, 0);
+    }
+
+    let qt = match flags & ISCSI_CMD_ATTR_MASK {
+        ISCSI_CMD_SIMPLE => SCST_CMD_QUEUE_SIMPLE,
+        ISCSI_CMD_HEAD_OF_QUEUE => SCST_CMD_QUEUE_HEAD_OF_QUEUE,
+        ISCSI_CMD_ORDERED => SCST_CMD_QUEUE_ORDERED,
+        ISCSI_CMD_ACA => SCST_CMD_QUEUE_ACA,
+        ISCSI_CMD_UNTAGGED => SCST_CMD_QUEUE_UNTAGGED,
+        other => {
+            PRINT_WARNING!("Unknown task code {:x}, use ORDERED instead", other);
+            SCST_CMD_QUEUE_ORDERED
+        }
+    };
+    scst_core::scst::scst_cmd_set_queue_type(&scst_cmd, qt);
+    // C passes the CmdSN as received (already in CPU order here).
+    scst_core::scst::scst_cmd_set_tgt_sn(&scst_cmd, hdr.cmd_sn);
+
+    // An extended CDB AHS.
+    let mut off = 0usize;
+    while off + 3 <= ahs.len() && off < ahssize as usize {
+        let len = usize::from(u16::from_be_bytes([ahs[off], ahs[off + 1]]));
+        if ahs[off + 2] == ISCSI_AHSTYPE_CDB {
+            // ahslength counts the reserved byte before the CDB.
+            let start = off + 4;
+            let end = (off + 3 + len).min(ahs.len());
+            if start <= end {
+                scst_core::scst::scst_cmd_set_ext_cdb(&scst_cmd, &ahs[start..end]);
+            }
+            break;
+        }
+        off += (3 + len + 3) & !3;
+    }
+
+    TRACE_DBG!("START Command (itt {:x}, queue_type {})", hdr.itt.get(), qt);
+    req.d.lock().scst_state = ISCSI_CMD_STATE_RX_CMD;
+    *conn.rx_task.lock() = Some(std::thread::current().id());
+    scst_core::scst_targ::scst_cmd_init_stage1_done(
+        &scst_cmd,
+        scst_core::scst::SCST_CONTEXT_DIRECT,
+        false,
+    );
+
+    if req.d.lock().scst_state != ISCSI_CMD_STATE_RX_CMD {
+        cmnd_rx_continue(req, rd)
+    } else {
+        TRACE_DBG!("Delaying req {:?} post processing", req);
+        1
+    }
+}
+
+/// C iscsi.c `data_out_start()`: a Data-Out PDU: find its request and receive the data into
+/// its buffer at the PDU's offset.
+fn data_out_start(cmnd: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
+    update_stat_sn(cmnd);
+    let (itt, offset, flags, datasize) = {
+        let d = cmnd.d.lock();
+        let h = IscsiDataOutHdr::from_bhs(&d.pdu.bhs);
+        (h.itt.get(), h.buffer_offset.get(), h.flags, d.pdu.datasize)
+    };
+
+    let Some(orig_req) = cmnd_find_data_wait_hash(&cmnd.conn, itt) else {
+        // No request is aborted before all its PDUs arrived or timed out, so this should
+        // not happen; quietly drop the PDU.
+        TRACE_MGMT_DBG!("Unable to find scsi task ITT {:x}", itt);
+        return iscsi_preliminary_complete(cmnd, cmnd, true, rd);
+    };
+    cmnd.d.lock().cmd_req = Some(Arc::clone(&orig_req));
+    cmnd_get(&orig_req);
+
+    let to_receive = orig_req.d.lock().r2t_len_to_receive;
+    if to_receive < datasize && orig_req.prelim_compl_flags.bits() == 0 {
+        PRINT_ERROR!(
+            "Data size ({}) > R2T length to receive ({})",
+            datasize,
+            to_receive
+        );
+        let (k, a, q) = ISCSI_SENSE_INCORRECT_AMOUNT_OF_DATA;
+        set_scst_preliminary_status_rsp(&orig_req, false, k, a, q, rd);
+    }
+
+    {
+        let mut d = orig_req.d.lock();
+        if flags & ISCSI_FLG_FINAL != 0 {
+            d.outstanding_r2t = d.outstanding_r2t.saturating_sub(1);
+        }
+        d.data_out_in_data_receiving = true;
+    }
+
+    if orig_req.prelim_compl_flags.bits() != 0 {
+        iscsi_preliminary_complete(cmnd, &orig_req, true, rd)
+    } else {
+        cmnd_prepare_recv_pdu(&orig_req, offset, datasize, rd)
+    }
+}
+
+/// C iscsi.c `data_out_end()`: the Data-Out's data are in; restart the request when all its
+/// data arrived, or ask for more.
+fn data_out_end(cmnd: &Arc<IscsiCmnd>) {
+    let (req, flags, datasize) = {
+        let d = cmnd.d.lock();
+        (
+            d.cmd_req.clone(),
+            IscsiDataOutHdr::from_bhs(&d.pdu.bhs).flags,
+            d.pdu.datasize,
+        )
+    };
+    let Some(req) = req else {
+        return;
+    };
+
+    let prelim = req.prelim_compl_flags.bits() != 0;
+    {
+        let mut d = req.d.lock();
+        d.data_out_in_data_receiving = false;
+        // Only now r2t_len_to_receive may shrink: earlier would break the data receiving
+        // error recovery.
+        d.r2t_len_to_receive = d.r2t_len_to_receive.saturating_sub(datasize);
+    }
+    if prelim {
+        // Again, in case it was just aborted; before zeroing r2t_len_to_send, for the
+        // residual.
+        let mut dummy = ReadState::default();
+        iscsi_preliminary_complete(cmnd, &req, false, &mut dummy);
+        let mut d = req.d.lock();
+        // One or more PDUs may still come; no exact calculation needed.
+        d.r2t_len_to_receive = d.outstanding_r2t;
+        d.r2t_len_to_send = 0;
+    }
+
+    if flags & ISCSI_FLG_FINAL != 0 {
+        let (to_receive, to_send, pending) = {
+            let d = req.d.lock();
+            (d.r2t_len_to_receive, d.r2t_len_to_send, d.pending)
+        };
+        if to_receive == 0 {
+            if !pending {
+                iscsi_restart_cmnd(&req);
+            }
+        } else if to_send != 0 {
+            send_r2t(&req);
+        }
+    }
+
+    cmnd_put(&req);
+    cmnd.d.lock().cmd_req = None;
+}
+
+/// C iscsi.c `iscsi_restart_cmnd()`: all data of the command are here and it is its turn in
+/// CmdSN order: let SCST execute it.
+pub fn iscsi_restart_cmnd(cmnd: &Arc<IscsiCmnd>) {
+    req_del_from_write_timeout_list(cmnd);
+
+    // Out of the hash before the response goes out: otherwise a new command with the same
+    // ITT could be rejected as a duplicate if this one's release is delayed.
+    if cmnd.d.lock().hashed {
+        cmnd_remove_data_wait_hash(cmnd);
+    }
+
+    if test_bit(ISCSI_CONN_REINSTATING, &cmnd.conn.conn_aflags) {
+        let target = &cmnd.conn.session.target;
+        let mut g = target.target_mutex.lock();
+        let mut get_out = test_bit(ISCSI_CONN_REINSTATING, &cmnd.conn.conn_aflags);
+        // Let's not look dead.
+        if cmnd.d.lock().pdu.bhs.opcode & ISCSI_OPCODE_MASK == ISCSI_OP_SCSI_CMD
+            && cmnd_hdr(&cmnd.d.lock().pdu.bhs).scb[0] == 0x00
+        {
+            get_out = false;
+        }
+        if get_out {
+            TRACE_MGMT_DBG!(
+                "Pending cmnd {:?}, because conn {:?} is reinstated",
+                cmnd,
+                cmnd.conn
+            );
+            cmnd.d.lock().scst_state = ISCSI_CMD_STATE_REINST_PENDING;
+            cmnd.conn
+                .tm
+                .access_mut(&mut g)
+                .reinst_pending_cmd_list
+                .push(Arc::clone(cmnd));
+            return;
+        }
+    }
+
+    let status = if cmnd.prelim_compl_flags.bits() != 0 {
+        if test_bit(ISCSI_CMD_ABORTED, &cmnd.prelim_compl_flags) {
+            TRACE_MGMT_DBG!("cmnd {:?} aborted", cmnd);
+            req_cmnd_release_force(cmnd);
+            return;
+        }
+        if cmnd.d.lock().scst_cmd.is_none() {
+            TRACE_MGMT_DBG!(
+                "Finishing preliminary completed cmd {:?} with NULL scst_cmd",
+                cmnd
+            );
+            req_cmnd_release(cmnd);
+            return;
+        }
+        scst_core::scst::SCST_PREPROCESS_STATUS_ERROR_SENSE_SET
+    } else {
+        scst_core::scst::SCST_PREPROCESS_STATUS_SUCCESS
+    };
+
+    let scst = {
+        let mut d = cmnd.d.lock();
+        d.scst_state = ISCSI_CMD_STATE_RESTARTED;
+        d.scst_cmd.clone()
+    };
+    if let Some(c) = scst {
+        scst_core::scst_targ::scst_restart_cmd(&c, status, scst_core::scst::SCST_CONTEXT_THREAD);
+    }
+}
+
+/// Sets the residual fields of a SCSI Response or final Data-In.
+fn set_resid_fields(rsp: &IscsiCmnd, bidi: bool, resid: i64, out_resid: i64) {
+    let mut d = rsp.d.lock();
+    let h = IscsiScsiRspHdr::from_bhs_mut(&mut d.pdu.bhs);
+    let put = |v: i64| u32::try_from(v.unsigned_abs()).unwrap_or(u32::MAX);
+    if bidi {
+        if out_resid > 0 {
+            h.flags |= ISCSI_FLG_RESIDUAL_UNDERFLOW;
+            h.residual_count.set(put(out_resid));
+        } else if out_resid < 0 {
+            h.flags |= ISCSI_FLG_RESIDUAL_OVERFLOW;
+            h.residual_count.set(put(out_resid));
+        }
+        if resid > 0 {
+            h.flags |= ISCSI_FLG_BIRESIDUAL_UNDERFLOW;
+            h.bi_residual_count.set(put(resid));
+        } else if resid < 0 {
+            h.flags |= ISCSI_FLG_BIRESIDUAL_OVERFLOW;
+            h.bi_residual_count.set(put(resid));
+        }
+    } else if resid > 0 {
+        h.flags |= ISCSI_FLG_RESIDUAL_UNDERFLOW;
+        h.residual_count.set(put(resid));
+    } else if resid < 0 {
+        h.flags |= ISCSI_FLG_RESIDUAL_OVERFLOW;
+        h.residual_count.set(put(resid));
+    }
+}
+
+/// C iscsi.c `iscsi_set_resid_no_scst_cmd()`: residuals of a response to a command that has
+/// no SCST command (BUSY).
+fn iscsi_set_resid_no_scst_cmd(rsp: &Arc<IscsiCmnd>) {
+    let Some(req) = &rsp.parent_req else {
+        return;
+    };
+    let (flags, data_length, not_received, read_size) = {
+        let d = req.d.lock();
+        let h = cmnd_hdr(&d.pdu.bhs);
+        (
+            h.flags,
+            h.data_length.get(),
+            d.not_received_data_len,
+            cmnd_read_size(&d),
+        )
+    };
+    if flags & ISCSI_CMD_READ != 0 && flags & ISCSI_CMD_WRITE != 0 {
+        set_resid_fields(rsp, true, read_size, i64::from(not_received));
+    } else if flags & ISCSI_CMD_READ != 0 {
+        set_resid_fields(rsp, false, i64::from(data_length), 0);
+    } else if flags & ISCSI_CMD_WRITE != 0 {
+        set_resid_fields(rsp, false, i64::from(not_received), 0);
+    }
+}
+
+/// C iscsi.c `iscsi_set_resid()`: the residuals SCST computed (`scst_get_resid()`).
+pub fn iscsi_set_resid(rsp: &Arc<IscsiCmnd>) {
+    let Some(req) = &rsp.parent_req else {
+        return;
+    };
+    let (scst, flags) = {
+        let d = req.d.lock();
+        (d.scst_cmd.clone(), cmnd_hdr(&d.pdu.bhs).flags)
+    };
+    let Some(scst) = scst else {
+        return;
+    };
+    let Some((resid, out_resid)) = scst_core::scst_lib::scst_get_resid(&scst) else {
+        TRACE_DBG!("No residuals for req {:?}", req);
+        return;
+    };
+    let bidi = flags & ISCSI_CMD_READ != 0 && flags & ISCSI_CMD_WRITE != 0;
+    set_resid_fields(rsp, bidi, i64::from(resid), i64::from(out_resid));
+}
+
+/// C iscsi.c `send_data_rsp()`: the read data as Data-In PDUs of at most
+/// MaxXmitDataSegmentLength each, the status collapsed into the last one when `send_status`.
+fn send_data_rsp(req: &Arc<IscsiCmnd>, status: u8, send_status: bool) {
+    let pdusize = req
+        .conn
+        .session
+        .sess_params
+        .read()
+        .max_xmit_data_length
+        .max(512);
+    let (itt, bufflen) = {
+        let d = req.d.lock();
+        (cmnd_hdr(&d.pdu.bhs).itt, d.bufflen)
+    };
+    let mut size = bufflen;
+    let mut offset = 0u32;
+    let mut sn = 0u32;
+    let mut send = Vec::new();
+    loop {
+        let rsp = iscsi_alloc_rsp(req);
+        let last = size <= pdusize;
+        {
+            let mut d = rsp.d.lock();
+            d.sg = CmndSg::Parent;
+            d.bufflen = bufflen;
+            let h = IscsiDataInHdr::from_bhs_mut(&mut d.pdu.bhs);
+            h.opcode = ISCSI_OP_SCSI_DATA_IN;
+            h.itt = itt;
+            h.ttt = ISCSI_RESERVED_TAG;
+            h.buffer_offset.set(offset);
+            h.data_sn.set(sn);
+            if last {
+                if send_status {
+                    h.flags = ISCSI_FLG_FINAL | ISCSI_FLG_STATUS;
+                    h.cmd_status = status;
+                }
+                d.pdu.datasize = size;
+            } else {
+                d.pdu.datasize = pdusize;
+            }
+        }
+        if last {
+            if send_status {
+                iscsi_set_resid(&rsp);
+            }
+            send.push(rsp);
+            break;
+        }
+        size -= pdusize;
+        offset += pdusize;
+        sn += 1;
+        send.push(rsp);
+    }
+    iscsi_cmnds_init_write(send, 0);
+}
+
+/// C iscsi.c `iscsi_init_status_rsp()`: a SCSI Response with this status and, if valid, the
+/// sense data (2-byte length + sense) as its data segment.
+fn iscsi_init_status_rsp(rsp: &Arc<IscsiCmnd>, status: u8, sense: &[u8]) {
+    let itt = rsp
+        .parent_req
+        .as_ref()
+        .map(|r| cmnd_hdr(&r.d.lock().pdu.bhs).itt)
+        .unwrap_or(ISCSI_RESERVED_TAG);
+    let mut d = rsp.d.lock();
+    {
+        let h = IscsiScsiRspHdr::from_bhs_mut(&mut d.pdu.bhs);
+        h.opcode = ISCSI_OP_SCSI_RSP;
+        h.flags = ISCSI_FLG_FINAL;
+        h.response = ISCSI_RESPONSE_COMMAND_COMPLETED;
+        h.cmd_status = status;
+        h.itt = itt;
+    }
+    if scst_core::scst_const::scst_sense_valid(Some(sense)) {
+        TRACE_DBG!("SENSE VALID");
+        // C iscsi_tcp_set_sense_data(): sense_hdr (the length) and the sense bytes.
+        let len = sense.len().min(kemu::mm::PAGE_SIZE - 2);
+        let mut sg = sg_init_table(1);
+        if let Some(mut page) = alloc_page(GFP_KERNEL) {
+            let buf = page_address_mut(&mut page);
+            buf[..2].copy_from_slice(&u16::try_from(len).unwrap_or(0).to_be_bytes());
+            buf[2..2 + len].copy_from_slice(&sense[..len]);
+            let total = u32::try_from(2 + len).unwrap_or(0);
+            sg_set_page(&mut sg[0], page, total, 0);
+            d.sg = CmndSg::Own(sg);
+            d.pdu.datasize = total;
+            d.bufflen = total;
+            return;
+        }
+    }
+    d.pdu.datasize = 0;
+    d.bufflen = 0;
+}
+
+/// C iscsi.c `create_status_rsp()`.
+pub fn create_status_rsp(req: &Arc<IscsiCmnd>, status: u8, sense: &[u8]) -> Arc<IscsiCmnd> {
+    let rsp = iscsi_alloc_rsp(req);
+    iscsi_init_status_rsp(&rsp, status, sense);
+    iscsi_set_resid(&rsp);
+    rsp
+}
+
+/// C iscsi.c `iscsi_tcp_send_data_rsp()`: Data-In with collapsed status, or Data-In and a
+/// separate SCSI Response (CHECK CONDITION or bidirectional).
+fn iscsi_tcp_send_data_rsp(req: &Arc<IscsiCmnd>, sense: &[u8], status: u8, is_send_status: bool) {
+    let flags = cmnd_hdr(&req.d.lock().pdu.bhs).flags;
+    if status != scst_core::scst_const::SAM_STAT_CHECK_CONDITION
+        && flags & (ISCSI_CMD_WRITE | ISCSI_CMD_READ) != (ISCSI_CMD_WRITE | ISCSI_CMD_READ)
+    {
+        send_data_rsp(req, status, is_send_status);
+    } else {
+        send_data_rsp(req, 0, false);
+        if is_send_status {
+            let rsp = create_status_rsp(req, status, sense);
+            iscsi_cmnd_init_write(&rsp, 0);
+        }
+    }
+}
+
+/// C iscsi.c `iscsi_try_local_processing()`: send the responses from this thread if no write
+/// thread is on the connection.
+fn iscsi_try_local_processing(req: &Arc<IscsiCmnd>) {
+    let conn = &req.conn;
+    let p = &conn.conn_thr_pool;
+    let local = {
+        let mut wr_list = p.wr_lock.lock_bh();
+        match conn.wr_state.load(Ordering::Acquire) {
+            ISCSI_CONN_WR_STATE_IN_LIST | ISCSI_CONN_WR_STATE_IDLE => {
+                if conn.wr_state.load(Ordering::Acquire) == ISCSI_CONN_WR_STATE_IN_LIST {
+                    wr_list.retain(|c| !Arc::ptr_eq(c, conn));
+                }
+                conn.wr_state
+                    .store(ISCSI_CONN_WR_STATE_PROCESSING, Ordering::Release);
+                conn.wr_space_ready.store(false, Ordering::Release);
+                true
+            }
+            _ => false,
+        }
+    };
+    if !local {
+        return;
+    }
+    let mut rc;
+    loop {
+        rc = crate::nthread::iscsi_send(conn);
+        if rc <= 0 || req.not_processed_rsp_cnt.load(Ordering::Acquire) == 0 {
+            break;
+        }
+    }
+    let mut wr_list = p.wr_lock.lock_bh();
+    if rc == -(Errno::EAGAIN as i32) && !conn.wr_space_ready.load(Ordering::Acquire) {
+        TRACE_DBG!("EAGAIN, setting WR_STATE_SPACE_WAIT (conn {:?})", conn);
+        conn.wr_state
+            .store(ISCSI_CONN_WR_STATE_SPACE_WAIT, Ordering::Release);
+    } else if crate::nthread::test_write_ready(conn) {
+        wr_list.add_tail(Arc::clone(conn));
+        conn.wr_state
+            .store(ISCSI_CONN_WR_STATE_IN_LIST, Ordering::Release);
+        kemu::wait::wake_up(&p.wr_waitQ);
+    } else {
+        conn.wr_state
+            .store(ISCSI_CONN_WR_STATE_IDLE, Ordering::Release);
+    }
+}
+
+/// C iscsi.c `iscsi_tcp_send_locally()`: when our response is first on the write list and
+/// the backend is not busy (≤ 2 active commands), send it from this thread to save a thread
+/// switch. Returns true when the write thread should do it instead.
+fn iscsi_tcp_send_locally(req: &Arc<IscsiCmnd>, cmd_count: i32) -> bool {
+    let conn = &req.conn;
+    let ours = {
+        let wl = conn.write_list_lock.lock_bh();
+        let first = wl.write_list.first().map(|(_, c)| Arc::clone(c));
+        drop(wl);
+        let d = req.d.lock();
+        match (first, d.rsp_cmd_list.first()) {
+            (Some(w), Some(o)) => Arc::ptr_eq(&w, o),
+            _ => false,
+        }
+    };
+    if !ours || cmd_count > 2 {
+        return true;
+    }
+    // Pre-release before processing handles some error recovery cases.
+    req_cmnd_pre_release(req);
+    iscsi_try_local_processing(req);
+    cmnd_put(req);
+    false
+}
+
+/// C iscsi.c `iscsi_xmit_response()`: SCST's `xmit_response` callback: the command's data,
+/// status and sense go out as Data-In / SCSI Response PDUs.
+fn iscsi_xmit_response(scst_cmd: &Arc<ScstCmd>) -> i32 {
+    use scst_core::scst as sc;
+    let Some(req) = req_of(scst_cmd) else {
+        PRINT_ERROR!("xmit_response for a command without its iSCSI request");
+        return scst_core::scst::SCST_TGT_RES_FATAL_ERROR;
+    };
+    let conn = Arc::clone(&req.conn);
+    let is_send_status = sc::scst_cmd_get_is_send_status(scst_cmd);
+    let status = sc::scst_cmd_get_status(scst_cmd);
+
+    sc::scst_cmd_set_tgt_priv(scst_cmd, None);
+
+    if sc::scst_cmd_aborted_on_xmit(scst_cmd) {
+        set_bit(ISCSI_CMD_ABORTED, &req.prelim_compl_flags);
+    }
+
+    if req.prelim_compl_flags.bits() != 0 {
+        if test_bit(ISCSI_CMD_ABORTED, &req.prelim_compl_flags) {
+            TRACE_MGMT_DBG!("req {:?} aborted", req);
+            sc::scst_set_delivery_status(
+                scst_cmd,
+                scst_core::scst_const::SCST_CMD_DELIVERY_ABORTED,
+            );
+            req.d.lock().scst_state = ISCSI_CMD_STATE_PROCESSED;
+            req_cmnd_release_force(&req);
+            return scst_core::scst::SCST_TGT_RES_SUCCESS;
+        }
+        TRACE_DBG!("Prelim completed req {:?}", req);
+        // It may have been completed before its device was known: fix the sense format.
+        scst_core::scst_lib::scst_check_convert_sense(scst_cmd);
+        let mut d = req.d.lock();
+        if !matches!(d.sg, CmndSg::Own(_)) {
+            d.sg = CmndSg::Scst;
+        }
+    } else {
+        req.d.lock().sg = CmndSg::Scst;
+    }
+
+    let sense = sc::scst_cmd_get_sense_buffer(scst_cmd);
+    let bufflen = u32::try_from(sc::scst_cmd_get_adjusted_resp_data_len(scst_cmd)).unwrap_or(0);
+    {
+        let mut d = req.d.lock();
+        d.bufflen = bufflen;
+        d.scst_state = ISCSI_CMD_STATE_PROCESSED;
+    }
+
+    if bufflen != 0 && !is_send_status {
+        PRINT_CRIT_ERROR!("Sending DATA without STATUS is unsupported");
+        let (k, a, q) = scst_core::scst_const::scst_sense_hardw_error;
+        scst_core::scst_lib::scst_set_cmd_error(scst_cmd, k, a, q);
+    }
+
+    // active_cmds goes down before any response is queued, so that none carries a stale
+    // MaxCmdSN.
+    {
+        let mut d = req.d.lock();
+        if d.dec_active_cmds {
+            iscsi_dec_active_cmds(&req, &mut d);
+        }
+    }
+
+    if bufflen != 0 {
+        iscsi_tcp_send_data_rsp(&req, &sense, status, is_send_status);
+    } else if is_send_status {
+        let rsp = create_status_rsp(&req, status, &sense);
+        iscsi_cmnd_init_write(&rsp, 0);
+    }
+
+    if iscsi_tcp_send_locally(
+        &req,
+        scst_core::scst_targ::scst_get_active_cmd_count(scst_cmd),
+    ) {
+        TRACE_DBG!("Waking up write thread (conn {:?})", conn);
+        req_cmnd_release(&req);
+        iscsi_make_conn_wr_active(&conn);
+    }
+    scst_core::scst::SCST_TGT_RES_SUCCESS
+}
+
+/// C iscsi.c `iscsi_tcp_preprocessing_done()` / `iscsi_preprocessing_done()`: SCST parsed the
+/// command and gave it a buffer; the read thread continues with it.
+fn iscsi_preprocessing_done(scst_cmd: &Arc<ScstCmd>) {
+    let Some(req) = req_of(scst_cmd) else {
+        return;
+    };
+    let conn = Arc::clone(&req.conn);
+    let on_rx_thread = *conn.rx_task.lock() == Some(std::thread::current().id());
+    if on_rx_thread {
+        req.d.lock().scst_state = ISCSI_CMD_STATE_AFTER_PREPROC;
+    } else {
+        // The state is awaited without protection: hold a reference so the request cannot
+        // die between the assignment and iscsi_make_conn_rd_active().
+        cmnd_get(&req);
+        req.d.lock().scst_state = ISCSI_CMD_STATE_AFTER_PREPROC;
+        crate::conn::iscsi_make_conn_rd_active(&conn);
+        if conn.closing.load(Ordering::Acquire) {
+            TRACE_DBG!("Waking up closing conn {:?}", conn);
+            kemu::wait::wake_up(&conn.read_state_waitQ);
+        }
+        cmnd_put(&req);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The SCST target template (iscsi.c iscsi_template) and module init/exit
 // ---------------------------------------------------------------------------------------------
 
@@ -1626,6 +2930,30 @@ impl ScstTgtTemplateOps for IscsiTemplateOps {
     /// C: iscsi.c iscsi_target_release(): nothing to do.
     fn release(&self, _tgt: &Arc<ScstTgt>) -> i32 {
         0
+    }
+
+    /// C: iscsi.c iscsi_xmit_response().
+    fn xmit_response(&self, cmd: &Arc<ScstCmd>) -> i32 {
+        iscsi_xmit_response(cmd)
+    }
+
+    /// C: iscsi.c iscsi_preprocessing_done().
+    fn preprocessing_done(&self, cmd: &Arc<ScstCmd>) {
+        iscsi_preprocessing_done(cmd);
+    }
+
+    /// C: iscsi.c iscsi_pre_exec(): the deferred data digests would be checked here; the port
+    /// checks every data digest inline on receipt, so there is nothing left to check.
+    fn pre_exec(&self, _cmd: &Arc<ScstCmd>) -> Option<i32> {
+        Some(scst_core::scst::SCST_PREPROCESS_STATUS_SUCCESS)
+    }
+
+    /// C: iscsi.c iscsi_alloc_data_buf() (TCP without zero-copy completion notification): the
+    /// buffer must not come from the SGV cache, since it is sent asynchronously; the core
+    /// allocates it.
+    fn tgt_alloc_data_buf(&self, cmd: &Arc<ScstCmd>) -> Option<i32> {
+        scst_core::scst::scst_cmd_set_no_sgv(cmd);
+        Some(1)
     }
 }
 

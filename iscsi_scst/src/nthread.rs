@@ -49,7 +49,7 @@ use crate::conn::{
 use crate::digest::{digest_rx_data, digest_rx_header, digest_tx_header, DigestReq};
 use crate::event::event_send;
 use crate::iscsi::*;
-use crate::iscsi_hdr::{cmnd_opcode, ISCSI_OP_NOP_OUT};
+use crate::iscsi_hdr::{cmnd_opcode, ISCSI_OP_NOP_OUT, ISCSI_OP_SCSI_CMD, ISCSI_OP_SCSI_DATA_OUT};
 
 /// C `enum rx_state`.
 pub const RX_INIT_BHS: i32 = 0;
@@ -227,6 +227,16 @@ fn close_conn(conn: &Arc<IscsiConn>) {
         }
     };
     if let Some(cmnd) = read_cmnd {
+        if cmnd.d.lock().scst_state == ISCSI_CMD_STATE_RX_CMD {
+            TRACE!(
+                TRACE_CONN_OC_DBG,
+                "Going to wait for cmnd {:?} to change state from RX_CMD",
+                cmnd
+            );
+        }
+        kemu::wait::wait_event(&conn.read_state_waitQ, || {
+            cmnd.d.lock().scst_state != ISCSI_CMD_STATE_RX_CMD
+        });
         TRACE_DBG!("Releasing conn->read_cmnd {:?} (conn {:?})", cmnd, conn);
         req_cmnd_release_force(&cmnd);
     }
@@ -448,13 +458,29 @@ fn do_recv(conn: &Arc<IscsiConn>, rd: &mut ReadState) -> i32 {
                 sock_recvmsg(&conn.sock, &mut [IoSliceMut::new(&mut rd.dummy[..n])], 0)
             }
             RxTarget::Sg => {
-                let mut d = cmnd.d.lock();
-                match &mut d.sg {
-                    CmndSg::Own(sg) => {
-                        let mut iov = sg_iov_mut(sg, rd.sg_offset + start, left);
-                        sock_recvmsg(&conn.sock, &mut iov, 0)
+                // C cmnd_prepare_recv_pdu(): into the buffer of `sg_cmnd` at its offset;
+                // what lies beyond the buffer (a residual overflow) goes to the dummy page.
+                let target = rd.sg_cmnd.clone().unwrap_or_else(|| Arc::clone(&cmnd));
+                let pos = rd.sg_offset + start;
+                let sock = &conn.sock;
+                let r = cmnd_with_sg_mut(&target, |sg| {
+                    let total = kemu::scatterlist::sg_total_len(sg);
+                    if pos >= total {
+                        return None;
                     }
-                    _ => Ok(0),
+                    let mut iov = sg_iov_mut(sg, pos, left.min(total - pos));
+                    Some(sock_recvmsg(sock, &mut iov, 0))
+                })
+                .flatten();
+                match r {
+                    Some(r) => r,
+                    None => {
+                        if rd.dummy.len() < PAGE_SIZE {
+                            rd.dummy.resize(PAGE_SIZE, 0);
+                        }
+                        let n = left.min(PAGE_SIZE);
+                        sock_recvmsg(&conn.sock, &mut [IoSliceMut::new(&mut rd.dummy[..n])], 0)
+                    }
                 }
             }
         };
@@ -501,37 +527,63 @@ fn iscsi_rx_check_ddigest(conn: &Arc<IscsiConn>, rd: &mut ReadState) -> i32 {
         return 0;
     };
 
-    let bad = {
+    // The request whose buffer the data went to: a Data-Out's request, else the command.
+    let (is_data_out, cmd_req, bhs, datasize, ddigest) = {
         let mut d = cmnd.d.lock();
         d.ddigest_checked = true;
-        let sg: &[Scatterlist] = match &d.sg {
-            CmndSg::Own(sg) => sg,
-            _ => &[],
-        };
-        let req = DigestReq {
-            bhs: &d.pdu.bhs,
-            sg,
-            bufflen: d.bufflen,
-            prelim_compl_flags: cmnd.prelim_compl_flags.bits(),
-        };
-        digest_rx_data(
-            &d.pdu.bhs,
+        (
+            cmnd_opcode(&d.pdu.bhs) == ISCSI_OP_SCSI_DATA_OUT,
+            d.cmd_req.clone(),
+            d.pdu.bhs,
             d.pdu.datasize,
-            Some(req),
-            u32::from_ne_bytes(rd.rpadding),
             u32::from_le_bytes(d.ddigest),
         )
-        .is_err()
     };
-    if bad {
-        // RFC 3720 does not say what to do with a digest error on a NOP-Out; C drops the
-        // command, as it does any command this stage receives.
-        TRACE_DBG!(
-            "cmnd {:?}, opcode {:x}: RX ddigest failed, dropping",
-            cmnd,
-            opcode_of(&cmnd)
-        );
-        iscsi_preliminary_complete(&cmnd, &cmnd, false, rd);
+    let orig_req = if is_data_out {
+        cmd_req
+    } else {
+        Some(Arc::clone(&cmnd))
+    };
+    let rpadding = u32::from_ne_bytes(rd.rpadding);
+    let ok = match &orig_req {
+        None => true,
+        Some(req) => {
+            let (req_bhs, bufflen) = {
+                let d = req.d.lock();
+                (d.pdu.bhs, d.bufflen)
+            };
+            let prelim = req.prelim_compl_flags.bits();
+            cmnd_with_sg(req, |sg| {
+                let r = DigestReq {
+                    bhs: &req_bhs,
+                    sg,
+                    bufflen,
+                    prelim_compl_flags: prelim,
+                };
+                digest_rx_data(&bhs, datasize, Some(r), rpadding, ddigest).is_ok()
+            })
+            .unwrap_or_else(|| {
+                let r = DigestReq {
+                    bhs: &req_bhs,
+                    sg: &[],
+                    bufflen: 0,
+                    prelim_compl_flags: prelim,
+                };
+                digest_rx_data(&bhs, datasize, Some(r), rpadding, ddigest).is_ok()
+            })
+        }
+    };
+    if !ok {
+        let orig_req = orig_req.unwrap_or_else(|| Arc::clone(&cmnd));
+        let has_scst = orig_req.d.lock().scst_cmd.is_some();
+        if opcode_of(&orig_req) == ISCSI_OP_SCSI_CMD && has_scst {
+            let (k, a, q) = ISCSI_SENSE_CRC_ERROR;
+            set_scst_preliminary_status_rsp(&orig_req, false, k, a, q, rd);
+        }
+        // Prelim complete the command too, for the Data-Out case. RFC 3720 does not say what
+        // to do with a digest error on a NOP-Out: it is dropped, as C does.
+        TRACE_DBG!("cmnd {:?}: RX ddigest failed", cmnd);
+        iscsi_preliminary_complete(&cmnd, &orig_req, false, rd);
     }
     0
 }
@@ -585,6 +637,7 @@ fn process_read_io(conn: &Arc<IscsiConn>, closed: &mut bool) -> i32 {
                     break;
                 };
                 iscsi_conn_init_read(&mut rd, RxTarget::None, 0);
+                rd.sg_cmnd = None;
                 res = cmnd_rx_start(&cmnd, &mut rd);
                 if res == 0 {
                     rd.read_state = if cmnd.d.lock().pdu.datasize == 0 {
@@ -601,8 +654,27 @@ fn process_read_io(conn: &Arc<IscsiConn>, closed: &mut bool) -> i32 {
             }
 
             RX_CMD_CONTINUE => {
-                // Commands handed to SCST (RX_CMD) come with the datapath.
-                res = 1;
+                let Some(cmnd) = rd.read_cmnd.clone() else {
+                    res = neg(Errno::EIO);
+                    break;
+                };
+                if cmnd.d.lock().scst_state == ISCSI_CMD_STATE_RX_CMD {
+                    TRACE_DBG!("cmnd {:?} is still in RX_CMD state", cmnd);
+                    res = 1;
+                    break;
+                }
+                res = cmnd_rx_continue(&cmnd, &mut rd);
+                if res != 0 {
+                    if !conn.closing.load(Ordering::Acquire) {
+                        mark_conn_closed(conn);
+                    }
+                } else {
+                    rd.read_state = if cmnd.d.lock().pdu.datasize == 0 {
+                        RX_END
+                    } else {
+                        RX_DATA
+                    };
+                }
             }
 
             RX_DATA => {
@@ -895,89 +967,70 @@ fn write_data(conn: &Arc<IscsiConn>, ws: &mut WriteState) -> i32 {
         return (saved_size - ws.write_size).cast_signed();
     }
 
-    // The data segment.
-    let own;
-    let parent_guard;
-    let d_own = cmnd.d.lock();
-    let sg: &[Scatterlist] = match &d_own.sg {
-        CmndSg::Own(sg) => {
-            own = sg;
-            own
-        }
-        CmndSg::Parent => {
-            let Some(parent) = &cmnd.parent_req else {
-                return 0;
-            };
-            parent_guard = parent.d.lock();
-            match &parent_guard.sg {
-                CmndSg::Own(sg) => sg,
-                _ => {
-                    PRINT_INFO!("WARNING: Data missed (cmd {:?})!", cmnd);
-                    return 0;
+    // The data segment, from the command's pages (or its request's / SCST command's).
+    let sock = Arc::clone(&conn.sock);
+    let res = cmnd_with_sg(&cmnd, |sg| {
+        let mut sent: u32 = 0;
+        loop {
+            let size = ws.write_size as usize;
+            if size == 0 {
+                return Ok(sent);
+            }
+            // The iovecs of the next `size` bytes from write_offset.
+            let mut iov = Vec::new();
+            let mut off = ws.write_offset as usize;
+            let mut want = size;
+            for e in sg {
+                if want == 0 {
+                    break;
                 }
+                let b = sg_virt(e);
+                if off >= b.len() {
+                    off -= b.len();
+                    continue;
+                }
+                let n = (b.len() - off).min(want);
+                iov.push(IoSlice::new(&b[off..off + n]));
+                want -= n;
+                off = 0;
+            }
+            if iov.is_empty() {
+                return Err(Errno::EIO);
+            }
+            match kernel_sendmsg(&sock, &iov, MSG_MORE) {
+                Ok(n) => {
+                    let n = u32::try_from(n).unwrap_or(u32::MAX);
+                    ws.write_offset += n;
+                    ws.write_size -= n;
+                    sent += n;
+                }
+                Err(Errno::EINTR) => continue,
+                Err(Errno::EAGAIN) if sent > 0 => return Ok(sent),
+                Err(e) => return Err(e),
             }
         }
-        CmndSg::None => {
+    });
+    match res {
+        None => {
             PRINT_INFO!("WARNING: Data missed (cmd {:?})!", cmnd);
-            return 0;
+            0
         }
-    };
-
-    loop {
-        let size = ws.write_size as usize;
-        if size == 0 {
-            break;
-        }
-        // The iovecs of the next `size` bytes from write_offset.
-        let mut iov = Vec::new();
-        let mut off = ws.write_offset as usize;
-        let mut want = size;
-        for e in sg {
-            if want == 0 {
-                break;
+        Some(Ok(n)) => i32::try_from(sent_total + n).unwrap_or(i32::MAX),
+        Some(Err(Errno::EAGAIN)) if sent_total > 0 => sent_total.cast_signed(),
+        Some(Err(e)) => {
+            if e == Errno::EIO {
+                PRINT_ERROR!("write_data: buffer shorter than the PDU ({:?})", cmnd);
+            } else if !conn.closing.load(Ordering::Acquire) {
+                PRINT_ERROR!(
+                    "error {} at sid:cid {:#x}:{}",
+                    neg(e),
+                    conn.session.sid,
+                    conn.cid
+                );
             }
-            let b = sg_virt(e);
-            if off >= b.len() {
-                off -= b.len();
-                continue;
-            }
-            let n = (b.len() - off).min(want);
-            iov.push(IoSlice::new(&b[off..off + n]));
-            want -= n;
-            off = 0;
-        }
-        if iov.is_empty() {
-            PRINT_ERROR!("write_data: buffer shorter than the PDU ({:?})", cmnd);
-            return neg(Errno::EIO);
-        }
-        let r = kernel_sendmsg(&conn.sock, &iov, MSG_MORE);
-        match r {
-            Ok(n) => {
-                ws.write_offset += n as u32;
-                ws.write_size -= n as u32;
-                sent_total += n as u32;
-            }
-            Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => {
-                if sent_total == 0 {
-                    return neg(Errno::EAGAIN);
-                }
-                break;
-            }
-            Err(e) => {
-                if !conn.closing.load(Ordering::Acquire) {
-                    PRINT_ERROR!(
-                        "error {} at sid:cid {:#x}:{}",
-                        neg(e),
-                        conn.session.sid,
-                        conn.cid
-                    );
-                }
-                return neg(e);
-            }
+            neg(e)
         }
     }
-    i32::try_from(sent_total).unwrap_or(i32::MAX)
 }
 
 /// C: nthread.c tx_padding() / tx_ddigest(): sends the rest of a small trailer.
@@ -1139,7 +1192,7 @@ fn scst_do_job_wr(
 }
 
 /// C `test_write_ready()`: something to send.
-fn test_write_ready(conn: &IscsiConn) -> bool {
+pub(crate) fn test_write_ready(conn: &IscsiConn) -> bool {
     !conn.write_list_lock.lock_bh().write_list.is_empty() || conn.wr.lock().write_cmnd.is_some()
 }
 
@@ -1162,6 +1215,3 @@ pub fn istwr(w: &Weak<IscsiThreadPool>) -> i32 {
     PRINT_INFO!("Write thread for pool {} finished", p.major);
     0
 }
-
-#[allow(unused_imports)]
-use cmnd_opcode as _;

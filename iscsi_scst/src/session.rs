@@ -67,6 +67,10 @@ fn iscsi_session_alloc(
         active_cmds: AtomicT::new(0),
         sess_params: parking_lot::RwLock::new(IscsiSessParams::default()),
         tm: LockedBy::new(&target.target_mutex, SessTm::default()),
+        cmnd_data_wait_hash_lock: SpinLock::new(vec![
+            Vec::new();
+            1 << crate::iscsi::ISCSI_HASH_ORDER
+        ]),
         sess_thr_pool: parking_lot::Mutex::new(None),
         initiator_name,
         sid: info.sid,

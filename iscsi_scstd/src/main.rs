@@ -84,7 +84,7 @@ const DEFAULT_DISK_SIZE: u64 = 1 << 30;
 /// 1 GiB sparse file `disk0` in the state directory (created if missing, never truncated),
 /// LUN 1 = `null0`, a NULLIO device; both in the `Default` group. They are created through
 /// vdisk's `open` and the group's `add`, the functions the `/proc/scsi_tgt` writes use.
-fn create_default_devices(state_dir: &Path) -> Result<Vec<String>, String> {
+fn create_default_devices(state_dir: &Path) -> Result<Vec<(u64, String)>, String> {
     let file = state_dir.join("disk0");
     let f = std::fs::OpenOptions::new()
         .read(true)
@@ -126,7 +126,7 @@ fn create_default_devices(state_dir: &Path) -> Result<Vec<String>, String> {
             .ok_or_else(|| format!("scst: device {name} not registered"))?;
         scst_core::scst_lib::scst_acg_add_lun(&mut g, &acg, &dev, lun, false)
             .map_err(|e| format!("scst: add {name} {lun} to Default: {e}"))?;
-        luns.push(format!("LUN {lun}: {name}"));
+        luns.push((lun, name.to_owned()));
     }
     Ok(luns)
 }
@@ -138,17 +138,20 @@ fn write_default_config(state_dir: &Path) -> std::io::Result<String> {
     Ok(path.to_string_lossy().into_owned())
 }
 
-fn print_listening(addrs: &[SocketAddr], targets: &[String], luns: &[String]) {
+fn print_listening(addrs: &[SocketAddr], targets: &[String], luns: &[(u64, String)]) {
     let mut out = std::io::stdout().lock();
     for a in addrs {
         let _ = writeln!(out, "iscsi-scstd: listening on {a}");
     }
-    for l in luns {
-        let _ = writeln!(out, "iscsi-scstd: {l}");
-    }
     if let Some(a) = addrs.first() {
         for t in targets {
             let _ = writeln!(out, "iscsi-scstd: target iscsi://{a}/{t}");
+            for (lun, name) in luns {
+                let _ = writeln!(
+                    out,
+                    "iscsi-scstd: LUN {lun} ({name}): iscsi://{a}/{t}/{lun}"
+                );
+            }
         }
     }
     let _ = out.flush();

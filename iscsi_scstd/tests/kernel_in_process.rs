@@ -159,14 +159,22 @@ fn discovery_login_nop_logout_against_the_kernel_part() {
         "the session is gone after logout"
     );
 
-    // A SCSI command is rejected for now and the session goes on.
+    // A SCSI command goes through SCST to the test handler, which has no `exec`: the core
+    // answers CHECK CONDITION (HARDWARE ERROR / INTERNAL TARGET FAILURE) and the session
+    // goes on. REPORT LUNS is answered by the core itself (scst_report_luns_local): LUN 0.
     let mut c = Connection::connect(r.addr, TIMEOUT).unwrap();
     c.login(&LoginParams::normal(INITIATOR, TARGET))
         .unwrap()
         .into_success()
         .unwrap();
-    let tur = c.test_unit_ready(0);
-    assert!(tur.is_err(), "{tur:?}");
+    let tur = c.test_unit_ready(0).unwrap();
+    assert_eq!(tur.status, 2, "{tur:?}");
+    assert_eq!(tur.sense_key(), Some(0x04), "{tur:?}");
+    let luns = c.report_luns(4096).unwrap().into_good().unwrap();
+    assert_eq!(
+        scst_tests::initiator::parse_report_luns(&luns.data),
+        vec![[0u8; 8]]
+    );
     c.nop_out(b"still alive").unwrap();
     c.logout().unwrap();
     drop(c);

@@ -7,10 +7,13 @@
 //! pool (`scst_mem.c`) and the public structures of `scst.h`/`scst_const.h`.
 //!
 //! One C file becomes one module of the same stem; docs/PORTING.md tracks which are ported.
-//! So far: the constants of `scst_const.h` and `scst.h`, and the management layer —
-//! registration of target drivers, targets, sessions, virtual device handlers, devices and
-//! LUNs, the procfs access groups, and the global threads (`scst_main`, `scst_targ`,
-//! `scst_lib`, `scst_priv`). Commands, `tgt_dev`s and the CDB table come later.
+//! So far: the constants of `scst_const.h` and `scst.h`; the management layer — registration
+//! of target drivers, targets, sessions, virtual device handlers, devices and LUNs, the
+//! procfs access groups, the global threads; and the command datapath — `scst_cmd`,
+//! `scst_tgt_dev` with its command threads, the `SCST_CMD_STATE_*` state machine with SN
+//! ordering, local REPORT LUNS / REQUEST SENSE, the CDB table and sense helpers (`scst_main`,
+//! `scst_targ`, `scst_lib`, `scst_priv`). Task management, unit attentions, reservations,
+//! ALUA, the SGV cache and activity suspension come later.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,7 +23,10 @@ pub mod scst_const; // scst_const.h: SCST's shared constants
 pub mod scst_lib; // scst_lib.c: object management (targets, devices, sessions, groups)
 pub mod scst_main; // scst_main.c: registration, global lists and threads, init/exit
 pub mod scst_priv; // scst_priv.h: the core's private helpers
-pub mod scst_targ; // scst_targ.c: sessions, the management and command threads
+pub mod scst_targ; // scst_targ.c: sessions, the command state machine, the command threads
+
+#[cfg(test)]
+mod tests_datapath; // the command datapath end to end (issue 6)
 
 /// Helpers shared by the unit tests of the modules that touch SCST's globals.
 #[cfg(test)]

@@ -8,11 +8,17 @@
 //!
 //! First the constants of the header — command and management states, execution contexts,
 //! the result codes of target-driver and handler callbacks, session phases, flag bit numbers
-//! and the other pure values — in the order of the header. Then the structures of the
-//! management layer (`scst_tgt_template`, `scst_tgt`, `scst_session`, `scst_acg`,
-//! `scst_acg_dev`, `scst_acn`, `scst_dev_type`, `scst_device`, `scst_cmd_threads`) with their
-//! inline accessors; `scst_cmd`, `scst_mgmt_cmd` and `scst_tgt_dev` are placeholders until the
-//! command path is ported.
+//! and the other pure values — in the order of the header. Then the structures
+//! (`scst_tgt_template`, `scst_tgt`, `scst_session`, `scst_acg`, `scst_acg_dev`, `scst_acn`,
+//! the callbacks of target drivers and handlers, `scst_order_data`, `scst_tgt_dev`,
+//! `scst_cmd`, `scst_dev_type`, `scst_device`, `scst_cmd_threads`) with their inline
+//! accessors; `scst_mgmt_cmd` is a placeholder until task management is ported.
+//!
+//! A command's fields that only the thread processing it changes live in one mutex,
+//! [`ScstCmd::d`]; the accessors (`scst_cmd_get_*`/`scst_cmd_set_*`, named as in C) lock it
+//! briefly, so the core never holds it across a callback and drivers and handlers may call
+//! them from anywhere. Fields other commands or threads read (`state`, the SN fields,
+//! `done`, `finished`, `cmd_flags`) are atomics.
 //!
 //! Types follow the C: `int` codes are `i32`; bit numbers for `set_bit()`/`test_bit()` on the
 //! `unsigned long` flag words are `u32` (the bit index of [`kemu::atomic::set_bit`]); timeouts
@@ -33,7 +39,7 @@
 
 use crate::scst_const::{open_enum, SCST_CONST_VERSION};
 use crate::scst_main::{scst_mgmt_lock, scst_mutex};
-use kemu::atomic::AtomicT;
+use kemu::atomic::{AtomicT, BitWord};
 use kemu::completion::Completion;
 use kemu::kref::Kref;
 use kemu::kthread::TaskStruct;
@@ -41,6 +47,7 @@ use kemu::list::{AtomicListHandle, List};
 use kemu::sync::{LockedBy, RwLock, SpinLock};
 use kemu::timer::HZ;
 use kemu::wait::WaitQueueHead;
+use kemu::Errno;
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::AtomicBool;
@@ -589,16 +596,6 @@ pub type ScstInitResultFn = Box<dyn FnOnce(&Arc<ScstSession>, i32) + Send>;
 /// be freed.
 pub type ScstUnregDoneFn = Box<dyn FnOnce(&Arc<ScstSession>) + Send>;
 
-/// C: the callbacks of `struct scst_tgt_template`. C's NULL pointers are default methods here;
-/// the trait grows as the command path is ported (`xmit_response`, `rdy_to_xfer`, …).
-pub trait ScstTgtTemplateOps: Send + Sync {
-    /// C `release()`: the target is being unregistered; the driver closes its sessions
-    /// (`scst_unregister_session()`) and frees its per-target data. Mandatory in C
-    /// (`__scst_register_target_template()` refuses a template without it), so no default.
-    /// The return value is ignored by the core, as in C.
-    fn release(&self, tgt: &Arc<ScstTgt>) -> i32;
-}
-
 /// C `struct scst_tgt_template`: a target driver. The data fields are public and set before
 /// registration (C: a static initialiser); `tgt_list` is the core's.
 #[doc(alias = "scst_tgt_template")]
@@ -725,6 +722,21 @@ pub struct ScstTgt {
     pub unreg_waitQ: WaitQueueHead,
     /// C `tgt_list_entry`: the place in the template's `tgt_list` (under `scst_mutex`).
     pub(crate) tgt_list_entry: AtomicListHandle,
+    /// C `tgt_lock` with the QUEUE FULL retry state.
+    pub tgt_lock: SpinLock<ScstTgtRetry>,
+    /// C `retry_timer`: retries the commands of `retry_cmd_list` (set up on first use).
+    pub(crate) retry_timer: OnceLock<kemu::timer::TimerList>,
+}
+
+/// What C's `tgt_lock` protects: the commands the target driver answered with QUEUE FULL.
+#[derive(Debug, Default)]
+pub struct ScstTgtRetry {
+    /// C `retry_cmd_list`.
+    pub retry_cmd_list: List<Arc<ScstCmd>>,
+    /// C `retry_cmds`.
+    pub retry_cmds: i32,
+    /// C `retry_timer_active`.
+    pub retry_timer_active: bool,
 }
 
 impl ScstTgt {
@@ -747,6 +759,8 @@ impl ScstTgt {
             sysfs_sess_list: LockedBy::new(&scst_mutex, List::new()),
             unreg_waitQ: WaitQueueHead::new(),
             tgt_list_entry: AtomicListHandle::new(),
+            tgt_lock: SpinLock::new(ScstTgtRetry::default()),
+            retry_timer: OnceLock::new(),
         }
     }
 }
@@ -806,6 +820,24 @@ pub struct ScstSession {
     pub(crate) acg_sess_list_entry: AtomicListHandle,
     /// C `sysfs_sess_list_entry` (in `tgt->sysfs_sess_list`, under `scst_mutex`).
     pub(crate) sysfs_sess_list_entry: AtomicListHandle,
+    /// C `sess_tgt_dev_list[SESS_TGT_DEV_LIST_HASH_SIZE]`: LUN → `tgt_dev`. C changes it
+    /// under `scst_mutex` with activity suspended and lets commands read it without a lock;
+    /// here a private read-write lock stands for that rule.
+    pub sess_tgt_dev_list: RwLock<Vec<List<Arc<ScstTgtDev>>>>,
+    /// C `sess_list_lock` with `sess_cmd_list` and `init_deferred_cmd_list`.
+    pub sess_list_lock: SpinLock<ScstSessLists>,
+    /// C `sess_cmd_count`: commands of the session in flight.
+    pub sess_cmd_count: AtomicT,
+}
+
+/// What C's `sess_list_lock` of a session protects.
+#[derive(Debug, Default)]
+pub struct ScstSessLists {
+    /// C `sess_cmd_list`: every command of the session from `scst_cmd_init_done()` to
+    /// `scst_finish_cmd()`.
+    pub sess_cmd_list: List<Arc<ScstCmd>>,
+    /// C `init_deferred_cmd_list`: commands that arrived while the session was initialising.
+    pub init_deferred_cmd_list: List<Arc<ScstCmd>>,
 }
 
 impl ScstSession {
@@ -826,6 +858,13 @@ impl ScstSession {
             sess_list_entry: AtomicListHandle::new(),
             acg_sess_list_entry: AtomicListHandle::new(),
             sysfs_sess_list_entry: AtomicListHandle::new(),
+            sess_tgt_dev_list: RwLock::new(
+                (0..SESS_TGT_DEV_LIST_HASH_SIZE)
+                    .map(|_| List::new())
+                    .collect(),
+            ),
+            sess_list_lock: SpinLock::new(ScstSessLists::default()),
+            sess_cmd_count: AtomicT::new(0),
         }
     }
 }
@@ -961,32 +1000,111 @@ pub struct ScstAcn {
     pub(crate) acn_list_entry: AtomicListHandle,
 }
 
-/// C `struct scst_tgt_dev` (session × LUN). Not ported yet: only named so that the
-/// `attach_tgt()`/`detach_tgt()` callbacks have their final signature.
-#[doc(alias = "scst_tgt_dev")]
-#[derive(Debug)]
-pub struct ScstTgtDev {
-    _not_yet: (),
+// ---------------------------------------------------------------------------------------------
+// Callbacks of target drivers and device handlers
+// ---------------------------------------------------------------------------------------------
+
+/// C: the callbacks of `struct scst_tgt_template`. C's NULL pointers are default methods here.
+/// Where the core behaves differently for a NULL pointer (`rdy_to_xfer`, `pre_exec`,
+/// `tgt_alloc_data_buf`), the default returns `None`, meaning "the driver has no such
+/// callback".
+pub trait ScstTgtTemplateOps: Send + Sync {
+    /// C `release()`: the target is being unregistered; the driver closes its sessions
+    /// (`scst_unregister_session()`) and frees its per-target data. Mandatory in C
+    /// (`__scst_register_target_template()` refuses a template without it), so no default.
+    /// The return value is ignored by the core, as in C.
+    fn release(&self, tgt: &Arc<ScstTgt>) -> i32;
+
+    /// C `xmit_response()`: send the response (data, status, sense) of `cmd`; when it is out,
+    /// the driver calls `scst_tgt_cmd_done()`. Returns `SCST_TGT_RES_*`. Mandatory in C; the
+    /// default exists only so that drivers written before the command path still compile and
+    /// answers [`SCST_TGT_RES_FATAL_ERROR`] (the command is then finished without a
+    /// response). A real driver must implement it.
+    fn xmit_response(&self, _cmd: &Arc<ScstCmd>) -> i32 {
+        SCST_TGT_RES_FATAL_ERROR
+    }
+
+    /// Whether the driver has `rdy_to_xfer()` (C: the pointer is not NULL). The core must know
+    /// before it moves the command to DATA_WAIT and calls it, since the driver may continue
+    /// the command from another thread at once; a driver implementing
+    /// [`rdy_to_xfer`](Self::rdy_to_xfer) returns true here.
+    fn has_rdy_to_xfer(&self) -> bool {
+        false
+    }
+
+    /// C `rdy_to_xfer()`: ask the initiator for the write data of `cmd`; the driver calls
+    /// `scst_rx_data()` once it has arrived; returns `SCST_TGT_RES_*`. Called only if
+    /// [`has_rdy_to_xfer`](Self::has_rdy_to_xfer); without it (C's NULL, the default) the core
+    /// goes straight to `TGT_PRE_EXEC` (iSCSI collects its data itself before restarting the
+    /// command). `None` is treated as C's NULL too.
+    fn rdy_to_xfer(&self, _cmd: &Arc<ScstCmd>) -> Option<i32> {
+        None
+    }
+
+    /// C `preprocessing_done()`: called when a command the driver marked with
+    /// `scst_cmd_set_preprocessing_only()` is parsed and has its buffer; the driver continues
+    /// it with `scst_restart_cmd()`. C has no default (the driver must have it if it sets the
+    /// flag); this one does nothing.
+    fn preprocessing_done(&self, _cmd: &Arc<ScstCmd>) {}
+
+    /// C `pre_exec()`: last call before execution; returns `SCST_PREPROCESS_STATUS_*`. `None`
+    /// is C's NULL.
+    fn pre_exec(&self, _cmd: &Arc<ScstCmd>) -> Option<i32> {
+        None
+    }
+
+    /// C `on_free_cmd()`: the command is about to be freed.
+    fn on_free_cmd(&self, _cmd: &Arc<ScstCmd>) {}
+
+    /// C `on_abort_cmd()`: the command is being aborted.
+    fn on_abort_cmd(&self, _cmd: &Arc<ScstCmd>) {}
+
+    /// C `tgt_alloc_data_buf()`: the driver allocates the data buffer itself (only for
+    /// commands with `scst_cmd_set_tgt_need_alloc_data_buf()`): 0 done, > 0 let the core
+    /// allocate, < 0 error. `None` is C's NULL.
+    fn tgt_alloc_data_buf(&self, _cmd: &Arc<ScstCmd>) -> Option<i32> {
+        None
+    }
+
+    /// C `task_mgmt_fn_done()`: a task management function finished.
+    fn task_mgmt_fn_done(&self, _mcmd: &Arc<ScstMgmtCmd>) {}
+
+    /// C `task_mgmt_affected_cmds_done()`: the commands affected by a task management
+    /// function are done.
+    fn task_mgmt_affected_cmds_done(&self, _mcmd: &Arc<ScstMgmtCmd>) {}
+
+    /// C `report_aen()`: deliver an asynchronous event; `SCST_AEN_RES_*`. The default is C's
+    /// NULL: not supported.
+    fn report_aen(&self, _aen: &ScstAen) -> i32 {
+        SCST_AEN_RES_NOT_SUPPORTED
+    }
+
+    /// C `get_initiator_port_transport_id()`: the TransportID of the session's initiator
+    /// port (persistent reservations). `None` is C's NULL (the driver does not support PR).
+    fn get_initiator_port_transport_id(
+        &self,
+        _tgt: &Arc<ScstTgt>,
+        _sess: Option<&Arc<ScstSession>>,
+    ) -> Option<Result<Vec<u8>, Errno>> {
+        None
+    }
 }
 
-/// C `struct scst_cmd`. Not ported yet: the command lists of the thread pools are typed with
-/// it so that they keep their final type.
-#[doc(alias = "scst_cmd")]
+/// C `struct scst_aen`: an asynchronous event for `report_aen()`. Only the data the port has
+/// so far.
+#[doc(alias = "scst_aen")]
 #[derive(Debug)]
-pub struct ScstCmd {
-    _not_yet: (),
-}
-
-/// C `struct scst_mgmt_cmd`. Not ported yet (see [`ScstCmd`]).
-#[doc(alias = "scst_mgmt_cmd")]
-#[derive(Debug)]
-pub struct ScstMgmtCmd {
-    _not_yet: (),
+pub struct ScstAen {
+    /// C `event_fn`: `SCST_AEN_*`.
+    pub event_fn: i32,
+    /// C `lun`.
+    pub lun: u64,
+    /// C `aen_sense` with its valid length.
+    pub aen_sense: Vec<u8>,
 }
 
 /// C: the callbacks of `struct scst_dev_type`. C's NULL pointers are default methods that do
-/// what the core does when the pointer is NULL (nothing, success). `parse`, `exec`,
-/// `dev_done` … come with the command path.
+/// what the core does when the pointer is NULL.
 pub trait ScstDevTypeOps: Send + Sync {
     /// C `attach()`: a device is being given to this handler; non-zero refuses it.
     fn attach(&self, _dev: &Arc<ScstDevice>) -> i32 {
@@ -1000,6 +1118,809 @@ pub trait ScstDevTypeOps: Send + Sync {
     }
     /// C `detach_tgt()`: a session lost access to the device.
     fn detach_tgt(&self, _tgt_dev: &Arc<ScstTgtDev>) {}
+
+    /// C `parse()`: checks the CDB and sets data direction and buffer length (the core has
+    /// already filled them from its CDB table); returns the next state,
+    /// [`SCST_CMD_STATE_DEFAULT`], [`SCST_CMD_STATE_NEED_THREAD_CTX`] or
+    /// [`SCST_CMD_STATE_STOP`]. Mandatory in C for real handlers; the default keeps the table's
+    /// values (what `scst_sbc_generic_parse()` without block size scaling would do).
+    fn parse(&self, _cmd: &Arc<ScstCmd>) -> CmdState {
+        SCST_CMD_STATE_DEFAULT
+    }
+
+    /// C `dev_alloc_data_buf()`: the handler supplies the data buffer; returns a state or
+    /// [`SCST_CMD_STATE_DEFAULT`]. `None` is C's NULL.
+    fn dev_alloc_data_buf(&self, _cmd: &Arc<ScstCmd>) -> Option<CmdState> {
+        None
+    }
+
+    /// C `exec()`: executes the command: `SCST_EXEC_COMPLETED` (the handler called or will
+    /// call `cmd->scst_cmd_done()`, i.e. [`scst_cmd_done`](crate::scst_targ::scst_cmd_done))
+    /// or `SCST_EXEC_NOT_COMPLETED`. `None` is C's NULL: a virtual device without `exec()`
+    /// gets HARDWARE ERROR, as in C.
+    fn exec(&self, _cmd: &Arc<ScstCmd>) -> Option<i32> {
+        None
+    }
+
+    /// C `dev_done()`: post-processing after execution; returns the next state or
+    /// [`SCST_CMD_STATE_DEFAULT`]. `None` is C's NULL.
+    fn dev_done(&self, _cmd: &Arc<ScstCmd>) -> Option<CmdState> {
+        None
+    }
+
+    /// C `on_free_cmd()`: the command is about to be freed.
+    fn on_free_cmd(&self, _cmd: &Arc<ScstCmd>) {}
+
+    /// C `task_mgmt_fn_received()`: a task management function for the device arrived.
+    fn task_mgmt_fn_received(&self, _mcmd: &Arc<ScstMgmtCmd>, _tgt_dev: &Arc<ScstTgtDev>) {}
+
+    /// C `task_mgmt_fn_done()`: a task management function for the device finished.
+    fn task_mgmt_fn_done(&self, _mcmd: &Arc<ScstMgmtCmd>, _tgt_dev: &Arc<ScstTgtDev>) {}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands: `struct scst_order_data`, `struct scst_tgt_dev`, `struct scst_cmd`
+// ---------------------------------------------------------------------------------------------
+
+/// C: `ARRAY_SIZE(order_data->sn_slots)`.
+pub const SCST_SN_SLOTS: usize = 15;
+
+/// What C's `sn_lock` of a `scst_order_data` protects.
+#[derive(Debug, Default)]
+pub struct ScstSnLocked {
+    /// C `deferred_cmd_list`: commands waiting for their SN.
+    pub deferred_cmd_list: List<Arc<ScstCmd>>,
+    /// C `skipped_sn_list`: finished commands whose SN must still be "consumed".
+    pub skipped_sn_list: List<Arc<ScstCmd>>,
+    /// C `hq_cmd_count`: HEAD OF QUEUE commands in flight.
+    pub hq_cmd_count: i32,
+    /// C `pending_simple_inc_expected_sn`.
+    pub pending_simple_inc_expected_sn: i32,
+    /// C `aca_tgt_dev`: the nexus with ACA active (0: none). ACA is not ported; always 0.
+    pub aca_tgt_dev: usize,
+}
+
+/// C `struct scst_order_data`: the SN (command order) state of a task set.
+///
+/// The fields C reads without `sn_lock` on its fast paths (`expected_sn`, `def_cmd_count`)
+/// and those only `scst_cmd_set_sn()` changes (serialised by the target driver, as C
+/// requires: `curr_sn`, `prev_cmd_ordered`, `cur_sn_slot`) are atomics.
+#[doc(alias = "scst_order_data")]
+#[derive(Debug)]
+pub struct ScstOrderData {
+    /// C `sn_lock` with the lists and counters it protects.
+    pub sn_lock: SpinLock<ScstSnLocked>,
+    /// C `expected_sn`: written under `sn_lock`, read lockless.
+    pub expected_sn: std::sync::atomic::AtomicU32,
+    /// C `curr_sn`.
+    pub curr_sn: std::sync::atomic::AtomicU32,
+    /// C `def_cmd_count`: written under `sn_lock`, read lockless.
+    pub def_cmd_count: AtomicT,
+    /// C `prev_cmd_ordered`.
+    pub prev_cmd_ordered: AtomicBool,
+    /// C `cur_sn_slot`, as an index into `sn_slots`.
+    pub cur_sn_slot: std::sync::atomic::AtomicUsize,
+    /// C `sn_slots`.
+    pub sn_slots: [AtomicT; SCST_SN_SLOTS],
+    /// C `init_done_lock`: serialises `scst_cmd_set_sn()` for `multithreaded_init_done`
+    /// targets.
+    pub init_done_lock: SpinLock<()>,
+}
+
+impl ScstOrderData {
+    /// C `scst_init_order_data()`: SNs start 20 below the wrap so that the wrap is exercised
+    /// early.
+    pub fn new() -> Self {
+        let start = 0u32.wrapping_sub(20);
+        Self {
+            sn_lock: SpinLock::new(ScstSnLocked::default()),
+            expected_sn: std::sync::atomic::AtomicU32::new(start),
+            curr_sn: std::sync::atomic::AtomicU32::new(start),
+            def_cmd_count: AtomicT::new(0),
+            prev_cmd_ordered: AtomicBool::new(false),
+            cur_sn_slot: std::sync::atomic::AtomicUsize::new(0),
+            sn_slots: std::array::from_fn(|_| AtomicT::new(0)),
+            init_done_lock: SpinLock::new(()),
+        }
+    }
+}
+
+impl Default for ScstOrderData {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What C's `tgt_dev_lock` protects.
+#[derive(Debug)]
+pub struct ScstTgtDevLocked {
+    /// C `tgt_dev_sense`: the sense saved for REQUEST SENSE.
+    pub tgt_dev_sense: [u8; crate::scst_const::SCST_SENSE_BUFFERSIZE],
+    /// C `tgt_dev_valid_sense_len`.
+    pub tgt_dev_valid_sense_len: usize,
+}
+
+/// C `struct scst_tgt_dev`: one LUN as one session sees it (session × device).
+#[doc(alias = "scst_tgt_dev")]
+pub struct ScstTgtDev {
+    /// C `lun`.
+    pub lun: u64,
+    /// C `sess`: the session (child → parent).
+    pub sess: Arc<ScstSession>,
+    /// C `dev`.
+    pub dev: Arc<ScstDevice>,
+    /// C `acg_dev`: the LUN mapping it was made from.
+    pub acg_dev: Arc<ScstAcgDev>,
+    /// C `tgt_dev_rd_only`: the LUN or the device is read-only.
+    pub tgt_dev_rd_only: bool,
+    /// C `tgt_dev_flags` (`SCST_TGT_DEV_*` bits).
+    pub tgt_dev_flags: BitWord,
+    /// C `tgt_dev_cmd_count`: commands of this nexus in flight.
+    pub tgt_dev_cmd_count: AtomicT,
+    /// C `active_cmd_threads`: the pool its commands run on (the global pool, the device's
+    /// shared pool, or `tgt_dev_cmd_threads`).
+    pub active_cmd_threads: Arc<ScstCmdThreads>,
+    /// C `tgt_dev_cmd_threads`: the per-initiator pool (`SCST_THREADS_POOL_PER_INITIATOR`).
+    pub tgt_dev_cmd_threads: Arc<ScstCmdThreads>,
+    /// C `thread_index`: the number of this nexus among the device's (-1: no own threads).
+    pub thread_index: AtomicT,
+    /// C `tgt_dev_order_data`: the SN state of this nexus.
+    pub tgt_dev_order_data: Arc<ScstOrderData>,
+    /// C `curr_order_data`: `tgt_dev_order_data`, or the device's with a single task set.
+    pub curr_order_data: Arc<ScstOrderData>,
+    /// C `tgt_dev_after_init_wr_atomic`.
+    pub tgt_dev_after_init_wr_atomic: bool,
+    /// C `tgt_dev_after_exec_atomic`.
+    pub tgt_dev_after_exec_atomic: bool,
+    /// C `tgt_dev_lock` with the saved sense.
+    pub tgt_dev_lock: SpinLock<ScstTgtDevLocked>,
+    /// C `dh_priv`: the device handler's data.
+    pub dh_priv: RwLock<Option<Arc<dyn Any + Send + Sync>>>,
+    /// C `sess_tgt_dev_list_entry` (in the session's hash).
+    pub(crate) sess_tgt_dev_list_entry: AtomicListHandle,
+    /// C `dev_tgt_dev_list_entry` (in `dev->dev_tgt_dev_list`, under `scst_mutex`).
+    pub(crate) dev_tgt_dev_list_entry: AtomicListHandle,
+}
+
+impl fmt::Debug for ScstTgtDev {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstTgtDev")
+            .field("lun", &self.lun)
+            .field("dev", &self.dev.virt_name)
+            .field("sess", &self.sess.initiator_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// C `struct scst_mgmt_cmd`. Not ported yet (task management comes later).
+#[doc(alias = "scst_mgmt_cmd")]
+#[derive(Debug)]
+pub struct ScstMgmtCmd {
+    _not_yet: (),
+}
+
+/// C: the type of `cmd->scst_cmd_done`: how the executing handler reports completion.
+pub type ScstCmdDoneFn = fn(&Arc<ScstCmd>, CmdState, ScstExecContext);
+
+/// The fields of `struct scst_cmd` that only the thread currently processing the command
+/// changes (the state machine, the handler inside `exec()`, the target driver inside its
+/// callbacks). They live under one mutex, [`ScstCmd::d`], which is never held across a
+/// callback. Names are C's.
+#[derive(Debug)]
+pub struct ScstCmdData {
+    /// C `tgt_dev` (None until LUN translation, or for an unknown LUN).
+    pub tgt_dev: Option<Arc<ScstTgtDev>>,
+    /// C `dev`.
+    pub dev: Option<Arc<ScstDevice>>,
+    /// C `devt`: the device handler.
+    pub devt: Option<Arc<ScstDevType>>,
+    /// C `cmd_threads`: the pool the command is queued to.
+    pub cmd_threads: Arc<ScstCmdThreads>,
+    /// C `cmd_thr`: the thread of that pool that took it first.
+    pub cmd_thr: Option<Arc<ScstCmdThreadT>>,
+    /// C `cur_order_data`.
+    pub cur_order_data: Option<Arc<ScstOrderData>>,
+    /// C `lun`.
+    pub lun: u64,
+    /// C `cdb`/`cdb_buf`: at least `SCST_MAX_CDB_SIZE` bytes, zero padded, so that the
+    /// decoders may read any field of a short CDB as C does.
+    pub cdb: Vec<u8>,
+    /// C `cdb_len`.
+    pub cdb_len: usize,
+    /// C `tag`.
+    pub tag: u64,
+    /// C `queue_type` (`SCST_CMD_QUEUE_*`).
+    pub queue_type: i32,
+    /// C `tgt_sn`: the transport's command number.
+    pub tgt_sn: u32,
+    /// C `tgt_i_priv`: the target driver's data.
+    pub tgt_i_priv: Option<TgtPriv>,
+    /// C `dh_priv`: the device handler's data.
+    pub dh_priv: Option<Arc<dyn Any + Send + Sync>>,
+    /// C `atomic`: processed in atomic context.
+    pub atomic: bool,
+    /// C `preprocessing_only`.
+    pub preprocessing_only: bool,
+    /// C `set_sn_on_restart_cmd`.
+    pub set_sn_on_restart_cmd: bool,
+    /// C `internal`.
+    pub internal: bool,
+    /// C `sent_for_exec`.
+    pub sent_for_exec: bool,
+    /// C `completed`.
+    pub completed: bool,
+    /// C `inc_expected_sn_on_done`.
+    pub inc_expected_sn_on_done: bool,
+    /// C `hq_cmd_inced`.
+    pub hq_cmd_inced: bool,
+    /// C `resid_possible`.
+    pub resid_possible: bool,
+    /// C `is_send_status`.
+    pub is_send_status: bool,
+    /// C `tgt_need_alloc_data_buf`.
+    pub tgt_need_alloc_data_buf: bool,
+    /// C `tgt_i_data_buf_alloced`.
+    pub tgt_i_data_buf_alloced: bool,
+    /// C `dh_data_buf_alloced`.
+    pub dh_data_buf_alloced: bool,
+    /// C `no_sgv`.
+    pub no_sgv: bool,
+    /// C `expected_values_set`.
+    pub expected_values_set: bool,
+    /// C `write_not_received_set`.
+    pub write_not_received_set: bool,
+    /// C `cmd_naca`.
+    pub cmd_naca: bool,
+    /// C `cmd_linked`.
+    pub cmd_linked: bool,
+    /// C `cmd_aca_allowed`.
+    pub cmd_aca_allowed: bool,
+    /// C `retry`.
+    pub retry: bool,
+    /// C `double_ua_possible`.
+    pub double_ua_possible: bool,
+    /// C `data_direction` (`SCST_DATA_*`).
+    pub data_direction: i32,
+    /// C `expected_data_direction`.
+    pub expected_data_direction: i32,
+    /// C `expected_transfer_len_full`.
+    pub expected_transfer_len_full: i32,
+    /// C `expected_out_transfer_len`.
+    pub expected_out_transfer_len: i32,
+    /// C `bufflen`.
+    pub bufflen: i32,
+    /// C `out_bufflen` (bidirectional commands).
+    pub out_bufflen: i32,
+    /// C `data_len`: the length in blocks or bytes the command works on.
+    pub data_len: i64,
+    /// C `lba`.
+    pub lba: i64,
+    /// C `write_len`.
+    pub write_len: i32,
+    /// C `resp_data_len` (-1: not set yet).
+    pub resp_data_len: i32,
+    /// C `adjusted_resp_data_len`.
+    pub adjusted_resp_data_len: i32,
+    /// C `op_flags` (`SCST_*` op flags of scst_const).
+    pub op_flags: u32,
+    /// C `op_name`.
+    pub op_name: &'static str,
+    /// C `lba_off`, `lba_len`, `len_off`, `len_len`.
+    pub lba_off: u8,
+    /// C `lba_len`.
+    pub lba_len: u8,
+    /// C `len_off`.
+    pub len_off: u8,
+    /// C `len_len`.
+    pub len_len: u8,
+    /// C `timeout` (jiffies).
+    pub timeout: u64,
+    /// C `retries`.
+    pub retries: i32,
+    /// C `sg`: the data buffer.
+    pub sg: Vec<kemu::scatterlist::Scatterlist>,
+    /// C `sg_cnt`.
+    pub sg_cnt: i32,
+    /// C `out_sg` (bidirectional commands).
+    pub out_sg: Vec<kemu::scatterlist::Scatterlist>,
+    /// C `out_sg_cnt`.
+    pub out_sg_cnt: i32,
+    /// C `tgt_i_sg`: a buffer the target driver supplied.
+    pub tgt_i_sg: Vec<kemu::scatterlist::Scatterlist>,
+    /// C `tgt_i_sg_cnt`.
+    pub tgt_i_sg_cnt: i32,
+    /// C `status`: the SCSI status.
+    pub status: u8,
+    /// C `msg_status`.
+    pub msg_status: u8,
+    /// C `host_status`.
+    pub host_status: u8,
+    /// C `driver_status`.
+    pub driver_status: u8,
+    /// C `sense`: allocated on first use (`scst_alloc_sense()`), `sense_buflen` bytes.
+    pub sense: Option<Vec<u8>>,
+    /// C `sense_valid_len`.
+    pub sense_valid_len: usize,
+    /// C `delivery_status` (`SCST_CMD_DELIVERY_*`).
+    pub delivery_status: i32,
+    /// C `dbl_ua_orig_resp_data_len`.
+    pub dbl_ua_orig_resp_data_len: i32,
+    /// C `dbl_ua_orig_data_direction`.
+    pub dbl_ua_orig_data_direction: i32,
+    /// C `scst_cmd_done`: set to `scst_cmd_done_local()` when the command is sent for
+    /// execution.
+    pub scst_cmd_done: Option<ScstCmdDoneFn>,
+    /// The pages charged to the device's `dev_mem_lim` for this command (C keeps this in
+    /// the SGV object).
+    pub mem_lim_pages: usize,
+}
+
+/// C `struct scst_cmd`: one SCSI command.
+///
+/// Shared as `Arc<ScstCmd>`; the memory goes with the last `Arc`, but the command's end of
+/// life in SCST's sense is the explicit `cmd_ref` counter (`__scst_cmd_get()` /
+/// `__scst_cmd_put()`), whose last put calls `scst_free_cmd()` (the handler's and the
+/// driver's `on_free_cmd()`, the session reference).
+#[doc(alias = "scst_cmd")]
+pub struct ScstCmd {
+    /// C `sess`.
+    pub sess: Arc<ScstSession>,
+    /// C `tgt`.
+    pub tgt: Arc<ScstTgt>,
+    /// C `tgtt`.
+    pub tgtt: Arc<ScstTgtTemplate>,
+    /// C `cmd_flags` (`SCST_CMD_ABORTED` … bits).
+    pub cmd_flags: BitWord,
+    /// C `cmd_ref`: the explicit reference count; the last put frees the command.
+    pub cmd_ref: AtomicT,
+    /// C `state` (read by other threads for checks; the trace hook sees every change).
+    pub(crate) state: std::sync::atomic::AtomicI32,
+    /// C `sn`: set once by `scst_cmd_set_sn()`, read by the SN code under `sn_lock`.
+    pub sn: std::sync::atomic::AtomicU32,
+    /// C `sn_set`.
+    pub sn_set: AtomicBool,
+    /// C `sn_slot`, as an index into `cur_order_data->sn_slots` (-1: none).
+    pub sn_slot: std::sync::atomic::AtomicIsize,
+    /// C `done`: read by the SN code of other commands.
+    pub done: AtomicBool,
+    /// C `finished`: set under `sess_list_lock`.
+    pub finished: AtomicBool,
+    /// C `out_of_sn`.
+    pub out_of_sn: AtomicBool,
+    /// The fields only the processing thread changes (see [`ScstCmdData`]).
+    pub d: kemu::sync::Mutex<ScstCmdData>,
+    /// C `cmd_list_entry` (an active, init or deferred list; under that list's lock).
+    pub(crate) cmd_list_entry: AtomicListHandle,
+    /// C `sess_cmd_list_entry` (in `sess->sess_cmd_list`, under `sess_list_lock`).
+    pub(crate) sess_cmd_list_entry: AtomicListHandle,
+}
+
+impl fmt::Debug for ScstCmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstCmd")
+            .field("state", &scst_cmd_get_state(self))
+            .field("sess", &self.sess.initiator_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A test hook: called with the command and its new state at every state assignment.
+pub type ScstCmdStateTraceFn = Arc<dyn Fn(&ScstCmd, CmdState) + Send + Sync>;
+
+static SCST_CMD_STATE_TRACE: RwLock<Option<ScstCmdStateTraceFn>> = RwLock::new(None);
+static SCST_CMD_STATE_TRACE_ON: AtomicBool = AtomicBool::new(false);
+
+/// Test hook (no C counterpart): installs (or with `None` removes) a function that sees every
+/// state assignment of every command (`cmd->state = …` in C), in order, on the thread that
+/// makes it.
+#[doc(hidden)]
+pub fn scst_set_cmd_state_trace(f: Option<ScstCmdStateTraceFn>) {
+    let on = f.is_some();
+    *SCST_CMD_STATE_TRACE.write() = f;
+    SCST_CMD_STATE_TRACE_ON.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// C: the assignment `cmd->state = state`, reported to the test hook.
+pub fn scst_set_cmd_state(cmd: &ScstCmd, state: CmdState) {
+    cmd.state
+        .store(state.0, std::sync::atomic::Ordering::SeqCst);
+    if SCST_CMD_STATE_TRACE_ON.load(std::sync::atomic::Ordering::Relaxed) {
+        let f = SCST_CMD_STATE_TRACE.read().clone();
+        if let Some(f) = f {
+            f(cmd, state);
+        }
+    }
+}
+
+/// C: `cmd->state`.
+pub fn scst_cmd_get_state(cmd: &ScstCmd) -> CmdState {
+    CmdState(cmd.state.load(std::sync::atomic::Ordering::SeqCst))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The inline accessors of scst.h for commands
+// ---------------------------------------------------------------------------------------------
+
+/// C scst.h `scst_cmd_atomic()`: whether the command is processed in atomic context.
+pub fn scst_cmd_atomic(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().atomic
+}
+
+/// C scst.h `scst_cmd_get_session()`.
+pub fn scst_cmd_get_session(cmd: &ScstCmd) -> Arc<ScstSession> {
+    cmd.sess.clone()
+}
+
+/// C scst.h `scst_cmd_get_tgt_dev()`.
+pub fn scst_cmd_get_tgt_dev(cmd: &ScstCmd) -> Option<Arc<ScstTgtDev>> {
+    cmd.d.lock().tgt_dev.clone()
+}
+
+/// C scst.h `scst_cmd_get_dev()`: the device (None before LUN translation).
+pub fn scst_cmd_get_dev(cmd: &ScstCmd) -> Option<Arc<ScstDevice>> {
+    cmd.d.lock().dev.clone()
+}
+
+/// C scst.h `scst_cmd_get_cdb()`: the CDB (its `cdb_len` bytes).
+pub fn scst_cmd_get_cdb(cmd: &ScstCmd) -> Vec<u8> {
+    let d = cmd.d.lock();
+    d.cdb[..d.cdb_len.min(d.cdb.len())].to_vec()
+}
+
+/// C scst.h `scst_cmd_get_cdb_len()`.
+pub fn scst_cmd_get_cdb_len(cmd: &ScstCmd) -> usize {
+    cmd.d.lock().cdb_len
+}
+
+/// C scst.h `scst_cmd_set_ext_cdb()`: appends the additional CDB bytes (iSCSI's extended
+/// CDB AHS) to the command's CDB. The total is limited to `SCST_MAX_LONG_CDB_SIZE`; more is
+/// refused with INVALID FIELD IN CDB semantics left to the caller (C checks in the driver).
+pub fn scst_cmd_set_ext_cdb(cmd: &ScstCmd, ext_cdb: &[u8]) {
+    let mut d = cmd.d.lock();
+    let len = d.cdb_len;
+    let total = (len + ext_cdb.len()).min(crate::scst_const::SCST_MAX_LONG_CDB_SIZE);
+    if d.cdb.len() < total {
+        d.cdb.resize(total, 0);
+    }
+    let n = total - len;
+    d.cdb[len..total].copy_from_slice(&ext_cdb[..n]);
+    d.cdb_len = total;
+}
+
+/// C scst.h `scst_cmd_get_lun()`.
+pub fn scst_cmd_get_lun(cmd: &ScstCmd) -> u64 {
+    cmd.d.lock().lun
+}
+
+/// C scst.h `scst_cmd_get_tag()`.
+pub fn scst_cmd_get_tag(cmd: &ScstCmd) -> u64 {
+    cmd.d.lock().tag
+}
+
+/// C scst.h `scst_cmd_set_tag()`.
+pub fn scst_cmd_set_tag(cmd: &ScstCmd, tag: u64) {
+    cmd.d.lock().tag = tag;
+}
+
+/// C scst.h `scst_cmd_get_tgt_priv()`: the target driver's data of the command.
+pub fn scst_cmd_get_tgt_priv(cmd: &ScstCmd) -> Option<TgtPriv> {
+    cmd.d.lock().tgt_i_priv.clone()
+}
+
+/// C scst.h `scst_cmd_set_tgt_priv()`.
+pub fn scst_cmd_set_tgt_priv(cmd: &ScstCmd, val: Option<TgtPriv>) {
+    cmd.d.lock().tgt_i_priv = val;
+}
+
+/// C scst.h `scst_cmd_get_dh_priv()`: the device handler's data of the command.
+pub fn scst_cmd_get_dh_priv(cmd: &ScstCmd) -> Option<Arc<dyn Any + Send + Sync>> {
+    cmd.d.lock().dh_priv.clone()
+}
+
+/// C scst.h `scst_cmd_set_dh_priv()`.
+pub fn scst_cmd_set_dh_priv(cmd: &ScstCmd, val: Option<Arc<dyn Any + Send + Sync>>) {
+    cmd.d.lock().dh_priv = val;
+}
+
+/// C scst.h `scst_cmd_set_expected()`: the data direction and total transfer length the
+/// transport announced.
+pub fn scst_cmd_set_expected(cmd: &ScstCmd, expected_data_direction: i32, len: i32) {
+    let mut d = cmd.d.lock();
+    d.expected_data_direction = expected_data_direction;
+    d.expected_transfer_len_full = len;
+    d.expected_values_set = true;
+}
+
+/// C scst.h `scst_cmd_set_expected_out_transfer_len()` (bidirectional commands).
+pub fn scst_cmd_set_expected_out_transfer_len(cmd: &ScstCmd, len: i32) {
+    let mut d = cmd.d.lock();
+    if !d.expected_values_set {
+        kemu::PRINT_WARNING!("expected out transfer length set before the expected values");
+    }
+    d.expected_out_transfer_len = len;
+}
+
+/// C scst.h `scst_cmd_is_expected_set()`.
+pub fn scst_cmd_is_expected_set(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().expected_values_set
+}
+
+/// C scst.h `scst_cmd_get_expected_data_direction()`.
+pub fn scst_cmd_get_expected_data_direction(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().expected_data_direction
+}
+
+/// C scst.h `scst_cmd_get_expected_transfer_len_full()`.
+pub fn scst_cmd_get_expected_transfer_len_full(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().expected_transfer_len_full
+}
+
+/// C scst.h `scst_cmd_get_expected_out_transfer_len()`.
+pub fn scst_cmd_get_expected_out_transfer_len(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().expected_out_transfer_len
+}
+
+/// C scst.h `scst_cmd_get_queue_type()`.
+pub fn scst_cmd_get_queue_type(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().queue_type
+}
+
+/// C scst.h `scst_cmd_set_queue_type()` (`SCST_CMD_QUEUE_*`).
+pub fn scst_cmd_set_queue_type(cmd: &ScstCmd, queue_type: i32) {
+    cmd.d.lock().queue_type = queue_type;
+}
+
+/// C scst.h `scst_cmd_get_tgt_sn()`.
+pub fn scst_cmd_get_tgt_sn(cmd: &ScstCmd) -> u32 {
+    cmd.d.lock().tgt_sn
+}
+
+/// C scst.h `scst_cmd_set_tgt_sn()`.
+pub fn scst_cmd_set_tgt_sn(cmd: &ScstCmd, tgt_sn: u32) {
+    cmd.d.lock().tgt_sn = tgt_sn;
+}
+
+/// C scst.h `scst_cmd_set_tgt_need_alloc_data_buf()`: the driver's `tgt_alloc_data_buf()`
+/// supplies the buffer.
+pub fn scst_cmd_set_tgt_need_alloc_data_buf(cmd: &ScstCmd) {
+    cmd.d.lock().tgt_need_alloc_data_buf = true;
+}
+
+/// C scst.h `scst_cmd_get_tgt_need_alloc_data_buf()`.
+pub fn scst_cmd_get_tgt_need_alloc_data_buf(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().tgt_need_alloc_data_buf
+}
+
+/// C scst.h `scst_cmd_set_preprocessing_only()`: stop after PREPARE_SPACE and call the
+/// driver's `preprocessing_done()`.
+pub fn scst_cmd_set_preprocessing_only(cmd: &ScstCmd) {
+    cmd.d.lock().preprocessing_only = true;
+}
+
+/// C scst.h `scst_cmd_set_set_sn_on_restart_cmd()`.
+pub fn scst_cmd_set_set_sn_on_restart_cmd(cmd: &ScstCmd) {
+    cmd.d.lock().set_sn_on_restart_cmd = true;
+}
+
+/// C scst.h `scst_cmd_set_no_sgv()`: do not use the SGV cache for this command.
+pub fn scst_cmd_set_no_sgv(cmd: &ScstCmd) {
+    cmd.d.lock().no_sgv = true;
+}
+
+/// C scst.h `scst_cmd_get_no_sgv()`.
+pub fn scst_cmd_get_no_sgv(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().no_sgv
+}
+
+/// C scst.h `scst_cmd_get_data_direction()`.
+pub fn scst_cmd_get_data_direction(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().data_direction
+}
+
+/// C scst.h `scst_cmd_set_data_direction()` (for handlers' `parse()`).
+pub fn scst_cmd_set_data_direction(cmd: &ScstCmd, dir: i32) {
+    cmd.d.lock().data_direction = dir;
+}
+
+/// C scst.h `scst_cmd_get_bufflen()`.
+pub fn scst_cmd_get_bufflen(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().bufflen
+}
+
+/// C scst.h `scst_cmd_get_out_bufflen()`.
+pub fn scst_cmd_get_out_bufflen(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().out_bufflen
+}
+
+/// C scst.h `scst_cmd_get_sg_cnt()`.
+pub fn scst_cmd_get_sg_cnt(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().sg_cnt
+}
+
+/// C scst.h `scst_cmd_get_lba()`.
+pub fn scst_cmd_get_lba(cmd: &ScstCmd) -> i64 {
+    cmd.d.lock().lba
+}
+
+/// C scst.h `scst_cmd_get_data_len()`.
+pub fn scst_cmd_get_data_len(cmd: &ScstCmd) -> i64 {
+    cmd.d.lock().data_len
+}
+
+/// C scst.h `scst_cmd_get_op_flags()`.
+pub fn scst_cmd_get_op_flags(cmd: &ScstCmd) -> u32 {
+    cmd.d.lock().op_flags
+}
+
+/// C scst.h `scst_cmd_get_status()`: the SCSI status byte.
+pub fn scst_cmd_get_status(cmd: &ScstCmd) -> u8 {
+    cmd.d.lock().status
+}
+
+/// C scst.h `scst_cmd_get_msg_status()`.
+pub fn scst_cmd_get_msg_status(cmd: &ScstCmd) -> u8 {
+    cmd.d.lock().msg_status
+}
+
+/// C scst.h `scst_cmd_get_host_status()`.
+pub fn scst_cmd_get_host_status(cmd: &ScstCmd) -> u8 {
+    cmd.d.lock().host_status
+}
+
+/// C scst.h `scst_cmd_get_driver_status()`.
+pub fn scst_cmd_get_driver_status(cmd: &ScstCmd) -> u8 {
+    cmd.d.lock().driver_status
+}
+
+/// C scst.h `scst_cmd_get_sense_buffer()` with `scst_cmd_get_sense_buffer_len()`: the valid
+/// part of the sense (empty without sense).
+pub fn scst_cmd_get_sense_buffer(cmd: &ScstCmd) -> Vec<u8> {
+    let d = cmd.d.lock();
+    match &d.sense {
+        Some(s) => s[..d.sense_valid_len.min(s.len())].to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// C scst.h `scst_cmd_get_sense_buffer_len()`: the valid sense length.
+pub fn scst_cmd_get_sense_buffer_len(cmd: &ScstCmd) -> usize {
+    cmd.d.lock().sense_valid_len
+}
+
+/// C scst.h `scst_cmd_get_resp_data_len()`.
+pub fn scst_cmd_get_resp_data_len(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().resp_data_len
+}
+
+/// C scst.h `scst_cmd_get_adjusted_resp_data_len()`: the response length cut to what the
+/// initiator expects.
+pub fn scst_cmd_get_adjusted_resp_data_len(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().adjusted_resp_data_len
+}
+
+/// C scst.h `scst_cmd_get_is_send_status()`: whether the response carries status.
+pub fn scst_cmd_get_is_send_status(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().is_send_status
+}
+
+/// C scst.h `scst_cmd_aborted_on_xmit()`: the command was aborted and its response must not
+/// be sent.
+pub fn scst_cmd_aborted_on_xmit(cmd: &ScstCmd) -> bool {
+    kemu::atomic::test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags)
+}
+
+/// C scst.h `scst_cmd_aborted()`.
+pub fn scst_cmd_aborted(cmd: &ScstCmd) -> bool {
+    kemu::atomic::test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags)
+}
+
+/// C scst.h `scst_set_delivery_status()`: `SCST_CMD_DELIVERY_*`.
+pub fn scst_set_delivery_status(cmd: &ScstCmd, delivery_status: i32) {
+    cmd.d.lock().delivery_status = delivery_status;
+}
+
+/// C scst.h `scst_get_delivery_status()`.
+pub fn scst_get_delivery_status(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().delivery_status
+}
+
+/// C scst.h `scst_cmd_get_write_fields()` / `scst_cmd_get_write_len()`: the write length
+/// the driver must receive.
+pub fn scst_cmd_get_write_len(cmd: &ScstCmd) -> i32 {
+    cmd.d.lock().write_len
+}
+
+/// C scst.h `scst_cmd_get_dh_data_buff_alloced()`.
+pub fn scst_cmd_get_dh_data_buff_alloced(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().dh_data_buf_alloced
+}
+
+/// C scst.h `scst_cmd_set_dh_data_buff_alloced()`.
+pub fn scst_cmd_set_dh_data_buff_alloced(cmd: &ScstCmd) {
+    cmd.d.lock().dh_data_buf_alloced = true;
+}
+
+/// C scst.h `scst_cmd_get_tgt_data_buff_alloced()`.
+pub fn scst_cmd_get_tgt_data_buff_alloced(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().tgt_i_data_buf_alloced
+}
+
+/// C scst.h `scst_cmd_set_tgt_data_buff_alloced()`.
+pub fn scst_cmd_set_tgt_data_buff_alloced(cmd: &ScstCmd) {
+    cmd.d.lock().tgt_i_data_buf_alloced = true;
+}
+
+/// C scst.h `scst_cmd_set_tgt_sg()`: the buffer the driver allocated in
+/// `tgt_alloc_data_buf()`.
+pub fn scst_cmd_set_tgt_sg(cmd: &ScstCmd, sg: Vec<kemu::scatterlist::Scatterlist>) {
+    let mut d = cmd.d.lock();
+    d.tgt_i_sg_cnt = i32::try_from(sg.len()).unwrap_or(i32::MAX);
+    d.tgt_i_sg = sg;
+}
+
+/// C scst.h `scst_cmd_get_sg()` for reading, safe: runs `f` on the command's scatterlist (the
+/// data pages, no copy). The driver sends Data-In from it; `sg_total_len()` of the slice is
+/// `bufflen` rounded to the entries. The command's data lock is held while `f` runs: `f`
+/// must not call the command's other accessors.
+pub fn scst_cmd_with_sg<R>(
+    cmd: &ScstCmd,
+    f: impl FnOnce(&[kemu::scatterlist::Scatterlist]) -> R,
+) -> R {
+    let d = cmd.d.lock();
+    f(&d.sg)
+}
+
+/// C scst.h `scst_cmd_get_sg()` for writing (the driver receives Data-Out into it). Same
+/// rules as [`scst_cmd_with_sg`].
+pub fn scst_cmd_with_sg_mut<R>(
+    cmd: &ScstCmd,
+    f: impl FnOnce(&mut [kemu::scatterlist::Scatterlist]) -> R,
+) -> R {
+    let mut d = cmd.d.lock();
+    f(&mut d.sg)
+}
+
+/// C scst.h `scst_cmd_get_write_fields()` for writing: runs `f` on the buffer the write data
+/// goes to (`out_sg` of a bidirectional command, `sg` otherwise) and the write length. Same
+/// rules as [`scst_cmd_with_sg`].
+pub fn scst_cmd_with_write_sg_mut<R>(
+    cmd: &ScstCmd,
+    f: impl FnOnce(&mut [kemu::scatterlist::Scatterlist], i32) -> R,
+) -> R {
+    let mut d = cmd.d.lock();
+    let write_len = d.write_len;
+    if d.data_direction & crate::scst_const::SCST_DATA_READ != 0 && !d.out_sg.is_empty() {
+        f(&mut d.out_sg, write_len)
+    } else {
+        f(&mut d.sg, write_len)
+    }
+}
+
+/// C scst.h `scst_cmd_set_write_not_received_data_len()` / `scst_cmd_get_...`: see
+/// `scst_lib::scst_cmd_set_write_not_received_data_len`.
+pub fn scst_cmd_get_write_not_received(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().write_not_received_set
+}
+
+/// C scst.h `scst_sess_get_tgt_dev()`-style lookup is `scst_targ::scst_lookup_tgt_dev`; this
+/// is C scst.h `scst_tgt_dev_get_dh_priv()`.
+pub fn scst_tgt_dev_get_dh_priv(tgt_dev: &ScstTgtDev) -> Option<Arc<dyn Any + Send + Sync>> {
+    tgt_dev.dh_priv.read().clone()
+}
+
+/// C scst.h `scst_tgt_dev_set_dh_priv()`.
+pub fn scst_tgt_dev_set_dh_priv(tgt_dev: &ScstTgtDev, val: Option<Arc<dyn Any + Send + Sync>>) {
+    *tgt_dev.dh_priv.write() = val;
+}
+
+/// C scst.h `scst_dev_get_dh_priv()`.
+pub fn scst_dev_get_dh_priv(dev: &ScstDevice) -> Option<Arc<dyn Any + Send + Sync>> {
+    dev.dh_priv.read().clone()
+}
+
+/// C scst.h `scst_dev_set_dh_priv()`.
+pub fn scst_dev_set_dh_priv(dev: &ScstDevice, val: Option<Arc<dyn Any + Send + Sync>>) {
+    *dev.dh_priv.write() = val;
 }
 
 /// The handler that implements no callback (C: a `scst_dev_type` whose pointers are NULL).
@@ -1096,6 +2017,44 @@ pub struct ScstDevice {
     pub dev_cmd_threads: Arc<ScstCmdThreads>,
     /// C `dev_list_entry` (in `scst_dev_list`, under `scst_mutex`).
     pub(crate) dev_list_entry: AtomicListHandle,
+    /// C `dev_tgt_dev_list`: the nexuses of the device; protected by `scst_mutex` (C: also
+    /// `dev_lock` for readers on the command path).
+    pub dev_tgt_dev_list: LockedBy<List<Arc<ScstTgtDev>>>,
+    /// C `dev_order_data`: the SN state shared by all nexuses with a single task set.
+    pub dev_order_data: Arc<ScstOrderData>,
+    /// C `dh_priv`: the handler's data (set in `attach()`).
+    pub dh_priv: RwLock<Option<Arc<dyn Any + Send + Sync>>>,
+    /// C `block_size`: set by the handler; 512 until then (C: `scst_alloc_device()` leaves
+    /// it to the handler, which always sets it).
+    pub block_size: AtomicT,
+    /// C `block_shift`: log2 of `block_size`.
+    pub block_shift: AtomicT,
+    /// C `dev_rd_only`.
+    pub dev_rd_only: AtomicBool,
+    /// C `tst` (`SCST_TST_*`, default `SCST_TST_1_SEP_TASK_SETS` as the handlers set).
+    pub tst: AtomicT,
+    /// C `queue_alg` (default `SCST_QUEUE_ALG_1_UNRESTRICTED_REORDER`).
+    pub queue_alg: AtomicT,
+    /// C `qerr`.
+    pub qerr: AtomicT,
+    /// C `swp`: software write protect.
+    pub swp: AtomicBool,
+    /// C `tas`.
+    pub tas: AtomicBool,
+    /// C `d_sense`: descriptor-format sense.
+    pub d_sense: AtomicBool,
+    /// C `tmf_only`.
+    pub tmf_only: AtomicBool,
+    /// C `has_own_order_mgmt`: the handler orders commands itself.
+    pub has_own_order_mgmt: AtomicBool,
+    /// C `dev_double_ua_possible` (set at allocation, as C).
+    pub dev_double_ua_possible: AtomicBool,
+    /// C `dev_mem_lim`: the memory of the device's commands in flight.
+    pub dev_mem_lim: ScstMemLim,
+    /// C reads `dev->handler` on the command path without a lock (changes happen with
+    /// activity suspended); this copy of `handler`, written together with it by
+    /// `scst_assign_dev_handler()`, is what the command path reads.
+    pub handler_for_cmds: RwLock<Arc<ScstDevType>>,
 }
 
 impl ScstDevice {
@@ -1108,11 +2067,30 @@ impl ScstDevice {
             threads_num: AtomicT::new(null.threads_num),
             threads_pool_type: AtomicT::new(null.threads_pool_type),
             max_tgt_dev_commands: AtomicT::new(null.max_tgt_dev_commands),
+            handler_for_cmds: RwLock::new(null.clone()),
+            dev_mem_lim: ScstMemLim::new(),
             handler: LockedBy::new(&scst_mutex, null),
             dev_unregistering: AtomicBool::new(false),
             dev_acg_dev_list: LockedBy::new(&scst_mutex, List::new()),
             dev_cmd_threads: Arc::new(ScstCmdThreads::new()),
             dev_list_entry: AtomicListHandle::new(),
+            dev_tgt_dev_list: LockedBy::new(&scst_mutex, List::new()),
+            dev_order_data: Arc::new(ScstOrderData::new()),
+            dh_priv: RwLock::new(None),
+            block_size: AtomicT::new(512),
+            block_shift: AtomicT::new(9),
+            dev_rd_only: AtomicBool::new(false),
+            tst: AtomicT::new(i32::from(crate::scst_const::SCST_TST_1_SEP_TASK_SETS)),
+            queue_alg: AtomicT::new(i32::from(
+                crate::scst_const::SCST_QUEUE_ALG_1_UNRESTRICTED_REORDER,
+            )),
+            qerr: AtomicT::new(i32::from(crate::scst_const::SCST_QERR_0_ALL_RESUME)),
+            swp: AtomicBool::new(false),
+            tas: AtomicBool::new(false),
+            d_sense: AtomicBool::new(false),
+            tmf_only: AtomicBool::new(false),
+            has_own_order_mgmt: AtomicBool::new(false),
+            dev_double_ua_possible: AtomicBool::new(true),
         }
     }
 }
@@ -1127,11 +2105,39 @@ impl fmt::Debug for ScstDevice {
     }
 }
 
+/// C `struct scst_mem_lim` (scst_sgv.h): a memory budget in pages.
+#[doc(alias = "scst_mem_lim")]
+#[derive(Debug)]
+pub struct ScstMemLim {
+    /// C `alloced_pages`: pages in use.
+    pub alloced_pages: AtomicT,
+    /// C `max_allowed_pages`: the limit.
+    pub max_allowed_pages: AtomicT,
+}
+
+impl ScstMemLim {
+    /// C `scst_init_mem_lim()`: the limit of `scst_max_dev_cmd_mem` (MB).
+    pub fn new() -> Self {
+        let mb = kemu::atomic::atomic_read(&crate::scst_main::scst_max_dev_cmd_mem);
+        let mb = if mb > 0 { mb } else { 1024 };
+        let pages = (i64::from(mb) << 20) / i64::try_from(kemu::mm::PAGE_SIZE).unwrap_or(4096);
+        Self {
+            alloced_pages: AtomicT::new(0),
+            max_allowed_pages: AtomicT::new(i32::try_from(pages).unwrap_or(i32::MAX)),
+        }
+    }
+}
+
+impl Default for ScstMemLim {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// What C's `cmd_list_lock` of a `scst_cmd_threads` protects.
 #[derive(Debug, Default)]
 pub struct ScstCmdThreadsLists {
-    /// C `active_cmd_list`: commands waiting for a thread of the pool. Always empty until
-    /// `ScstCmd` is ported; typed now so the thread loop keeps its final shape.
+    /// C `active_cmd_list`: commands waiting for a thread of the pool.
     pub active_cmd_list: List<Arc<ScstCmd>>,
 }
 
@@ -1188,6 +2194,29 @@ pub struct ScstCmdThreadT {
     pub being_stopped: LockedBy<bool>,
     /// C `thread_list_entry` (in the pool's `threads_list`, under `thr_lock`).
     pub(crate) thread_list_entry: AtomicListHandle,
+}
+
+/// C scst.h `scst_cmd_prelim_completed()`: the command is already completed (with an error
+/// status) or aborted.
+pub fn scst_cmd_prelim_completed(cmd: &ScstCmd) -> bool {
+    cmd.d.lock().completed || kemu::atomic::test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags)
+}
+
+/// C scst.h `scst_get_active_cmd_count()`: the commands in flight on the command's nexus.
+/// C returns `unsigned int` and `(unsigned int)-1` before LUN translation; here `i32` (the
+/// type of the counter) and `i32::MAX` for that case, so that "larger than any real count"
+/// comparisons of callers keep their C result.
+pub fn scst_get_active_cmd_count(cmd: &ScstCmd) -> i32 {
+    match &cmd.d.lock().tgt_dev {
+        Some(t) => kemu::atomic::atomic_read(&t.tgt_dev_cmd_count),
+        None => i32::MAX,
+    }
+}
+
+/// C scst.h `scst_cmd_set_completed()`-style access for handlers: C handlers set
+/// `cmd->completed = 1` when they finish a command successfully.
+pub fn scst_cmd_set_completed(cmd: &ScstCmd) {
+    cmd.d.lock().completed = true;
 }
 
 #[cfg(test)]

@@ -3,36 +3,60 @@
 // Copyright (C) 2004 - 2005 Leonid Stoljar
 // Copyright (C) 2007 - 2016 SanDisk Corporation
 // Copyright (C) 2026 The scst-rs authors
-//! The port of `scst/src/scst_lib.c`, so far the object management the registration layer
-//! needs: allocation and freeing of targets, devices and sessions, access control groups
-//! (ACGs) with their LUNs (`scst_acg_dev`) and initiator names (`scst_acn`).
+//! The port of `scst/src/scst_lib.c`, so far: allocation and freeing of targets, devices,
+//! sessions, nexuses (`scst_tgt_dev`, with their command threads) and commands; access
+//! control groups (ACGs) with their LUNs (`scst_acg_dev`) and initiator names (`scst_acn`);
+//! sense and error helpers; response length and residuals; data buffers (`scst_alloc_sg()`
+//! over kemu pages — the SGV cache of `scst_mem.c` comes later); the generic `parse()`
+//! helpers; LUN packing; the QUEUE FULL retry list; and, in the submodule
+//! `scst_scsi_op_table`, the CDB table with `scst_get_cdb_info()`.
 //!
 //! Functions that C documents as "scst_mutex supposed to be held" take the guard of
 //! `scst_mutex` ([`ScstMutexGuard`]), which is also what lets them reach the lists
 //! `LockedBy` that mutex. C also requires suspended activity for the LUN and group changes;
-//! there are no commands yet, so there is nothing to suspend.
+//! activity suspension is not ported yet, so callers must not change LUNs under commands
+//! in flight.
 //!
 //! What the memory side of C's `kfree()`/`kmem_cache_free()` did is the `Arc`s' job; the
-//! `scst_free_*` functions keep the C names and do the non-memory part.
+//! `scst_free_*` functions keep the C names and do the non-memory part. Functions with a
+//! `_locked` suffix take the command's data ([`ScstCmdData`]) locked by the caller.
 #![doc(alias = "scst_lib.c")]
 
+mod scst_scsi_op_table; // scst_lib.c: the CDB table and its decoders
+pub use scst_scsi_op_table::{
+    cdb_byte, get_unaligned_be16, get_unaligned_be24, get_unaligned_be32, get_unaligned_be64,
+    scst_get_cdb_info_locked, scst_scsi_op_table, ScstSdbops, SCST_CDB_NOTSUPP, SCST_GET_CDB_LEN,
+};
+
+use crate::scst::*;
 use crate::scst::{
-    ScstAcg, ScstAcgDev, ScstAcn, ScstDevice, ScstSession, ScstTgt, ScstTgtTemplate,
-    SCST_SESS_SPH_SHUTDOWN, SCST_SESS_SPH_UNREG_DONE_CALLING,
+    scst_cmd_get_state, scst_cmd_get_tag, scst_set_cmd_state, CmdState, ScstAcg, ScstAcgDev,
+    ScstAcn, ScstCmd, ScstCmdData, ScstCmdThreads, ScstDevice, ScstOrderData, ScstSession, ScstTgt,
+    ScstTgtDev, ScstTgtDevLocked, ScstTgtTemplate, NO_SUCH_LUN, SCST_INVAL_FIELD_BIT_OFFS_VALID,
+    SCST_SENSE_ASCQ_VALID, SCST_SENSE_ASC_VALID, SCST_SENSE_KEY_VALID, SCST_SESS_SPH_SHUTDOWN,
+    SCST_SESS_SPH_UNREG_DONE_CALLING, SCST_THREADS_POOL_PER_INITIATOR, SCST_THREADS_POOL_SHARED,
+    SESS_TGT_DEV_LIST_HASH_FN,
 };
-use crate::scst_const::{
-    SCST_LUN_ADDR_METHOD_PERIPHERAL, SCST_MAX_REL_TGT_ID, SCST_MIN_REL_TGT_ID,
-};
+use crate::scst_const::*;
 use crate::scst_main::{
     scst_mgmt_lock, scst_mgmt_waitQ, scst_mutex, scst_null_devtype, scst_trace_flag as TRACE_FLAG,
     ScstMutexGuard,
 };
 use kemu::atomic::{atomic_read, atomic_set};
+use kemu::atomic::{test_and_set_bit, AtomicT, BitWord};
 use kemu::completion::complete_all;
 use kemu::kref::{kref_get, kref_put};
 use kemu::list::AtomicListHandle;
+use kemu::mm::{alloc_page, __GFP_ZERO, GFP_KERNEL, PAGE_SIZE};
+use kemu::printk::TRACE_FLOW_CONTROL;
+use kemu::scatterlist::{
+    sg_copy_from_buffer, sg_copy_to_buffer, sg_init_table, sg_set_page, sg_total_len, Scatterlist,
+};
+use kemu::sync::SpinLock;
 use kemu::wait::wake_up_all;
-use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE_DBG};
+use kemu::PRINT_WARNING;
+use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE, TRACE_DBG};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
 /// C `__scst_is_relative_target_port_id_unique()`: true if no target other than `t` has the
@@ -161,8 +185,9 @@ fn scst_del_free_acg_dev(g: &mut ScstMutexGuard<'_>, acg: &ScstAcg, acg_dev: &Sc
 ///
 /// A LUN already present in the group is `EEXIST`: in C the procfs caller
 /// (`scst_proc_groups_devices_write()`, "add") makes that check just before calling; it is
-/// here so that every caller gets it. (The `tgt_dev`s of the group's sessions, the sysfs
-/// entries, the DIF checks and the REPORTED LUNS DATA HAS CHANGED unit attention come later.)
+/// here so that every caller gets it. Every session of the group gets its `tgt_dev` for the
+/// new LUN. (C requires suspended activity around this; suspension, the sysfs entries, the
+/// DIF checks and the REPORTED LUNS DATA HAS CHANGED unit attention come later.)
 pub fn scst_acg_add_lun(
     g: &mut ScstMutexGuard<'_>,
     acg: &Arc<ScstAcg>,
@@ -184,6 +209,28 @@ pub fn scst_acg_add_lun(
     acg_dev.acg_dev_list_entry.set(h);
     let h = dev.dev_acg_dev_list.access_mut(g).add_tail(acg_dev.clone());
     acg_dev.dev_acg_dev_list_entry.set(h);
+
+    // The group's sessions see the new LUN at once: one nexus per session.
+    let sessions: Vec<_> = acg
+        .acg_sess_list
+        .access(g)
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect();
+    let mut tmp_tgt_dev_list = Vec::new();
+    for sess in &sessions {
+        match scst_alloc_add_tgt_dev(g, sess, &acg_dev) {
+            Ok(t) => tmp_tgt_dev_list.push(t),
+            Err(Errno::EPERM) => {}
+            Err(e) => {
+                for t in &tmp_tgt_dev_list {
+                    scst_free_tgt_dev(g, t);
+                }
+                scst_del_free_acg_dev(g, acg, &acg_dev);
+                return Err(e);
+            }
+        }
+    }
 
     PRINT_INFO!(
         "Added device {} to group {} (LUN {}, flags 0x{:x}) to target ?",
@@ -209,6 +256,18 @@ fn __scst_acg_del_lun(
         .find(|(_, a)| a.lun == lun)
         .map(|(_, a)| a.clone())?;
     scst_del_free_acg_dev(g, acg, &acg_dev);
+    // The sessions' nexuses of this LUN go with it.
+    let tgt_devs: Vec<_> = acg_dev
+        .dev
+        .dev_tgt_dev_list
+        .access(g)
+        .iter()
+        .filter(|(_, t)| Arc::ptr_eq(&t.acg_dev, &acg_dev))
+        .map(|(_, t)| t.clone())
+        .collect();
+    for t in &tgt_devs {
+        scst_free_tgt_dev(g, t);
+    }
     PRINT_INFO!("Removed LUN {} from group {} (target ?)", lun, acg.acg_name);
     Some(acg_dev)
 }
@@ -394,6 +453,7 @@ pub fn scst_alloc_session(tgt: &Arc<ScstTgt>, initiator_name: &str) -> Arc<ScstS
 /// until the waiter has seen the wake-up.
 pub fn scst_free_session(sess: &Arc<ScstSession>) {
     let mut g = scst_mutex.lock();
+    scst_sess_free_tgt_devs(&mut g, sess);
     TRACE_DBG!("Removing sess {} from the list", sess.initiator_name);
     if let Some(h) = sess.sess_list_entry.take() {
         sess.tgt.sess_list.access_mut(&mut g).del(h);
@@ -471,6 +531,1274 @@ pub fn scst_sched_session_free(sess: &Arc<ScstSession>) {
     l.scst_sess_shut_list.add_tail(sess.clone());
     drop(l);
     kemu::wait::wake_up(&scst_mgmt_waitQ);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command datapath: sense, errors, buffers, commands, tgt_devs
+// ---------------------------------------------------------------------------------------------
+//
+// Functions with a `_locked` suffix work on the command's data ([`ScstCmdData`]) whose mutex
+// the caller holds; the public function of the C name takes the command and locks it. Every
+// C caller on the state machine path already holds the data, so the pair keeps C's call
+// structure without re-locking.
+
+/// C `scst_get_cmd_dev_d_sense()`: whether the command's device wants descriptor sense.
+fn scst_get_cmd_dev_d_sense(d: &ScstCmdData) -> bool {
+    d.dev.as_ref().is_some_and(|dev| dev.d_sense.load(SeqCst))
+}
+
+/// C `scst_alloc_sense()`: allocates (or clears) the command's sense buffer
+/// (`SCST_SENSE_BUFFERSIZE` bytes) and sets its valid length to 0.
+pub fn scst_alloc_sense_locked(d: &mut ScstCmdData) -> i32 {
+    match &mut d.sense {
+        Some(s) => s.fill(0),
+        None => d.sense = Some(vec![0; SCST_SENSE_BUFFERSIZE]),
+    }
+    d.sense_valid_len = 0;
+    0
+}
+
+/// C `scst_alloc_sense()`.
+pub fn scst_alloc_sense(cmd: &ScstCmd, _atomic: bool) -> i32 {
+    scst_alloc_sense_locked(&mut cmd.d.lock())
+}
+
+/// C `scst_alloc_set_sense()`: copies `sense` into the command's sense buffer (truncated to
+/// the buffer).
+pub fn scst_alloc_set_sense_locked(d: &mut ScstCmdData, sense: &[u8]) -> i32 {
+    let res = scst_alloc_sense_locked(d);
+    let mut len = sense.len();
+    if len > SCST_SENSE_BUFFERSIZE {
+        PRINT_WARNING!(
+            "Sense truncated (needed {}), shall you increase SCST_SENSE_BUFFERSIZE? Op: {}",
+            len,
+            d.op_name
+        );
+        len = SCST_SENSE_BUFFERSIZE;
+    }
+    if let Some(s) = &mut d.sense {
+        s[..len].copy_from_slice(&sense[..len]);
+    }
+    d.sense_valid_len = len;
+    res
+}
+
+/// C `scst_alloc_set_sense()`.
+pub fn scst_alloc_set_sense(cmd: &ScstCmd, _atomic: bool, sense: &[u8]) -> i32 {
+    scst_alloc_set_sense_locked(&mut cmd.d.lock(), sense)
+}
+
+/// C `scst_set_cmd_error_status()`: sets an error status (no data is returned, residuals are
+/// possible, the status is sent); `-EEXIST` if a status is already set.
+pub fn scst_set_cmd_error_status_locked(d: &mut ScstCmdData, status: u8) -> i32 {
+    if status == SAM_STAT_RESERVATION_CONFLICT {
+        TRACE_DBG!(
+            "Reservation conflict (dev {:?})",
+            d.dev.as_ref().map(|x| &x.virt_name)
+        );
+    }
+    if d.status != 0 {
+        TRACE_DBG!("cmd already has status {:x} set", d.status);
+        return kemu::errno_neg(Errno::EEXIST);
+    }
+    d.status = status;
+    d.host_status = DID_OK;
+    d.dbl_ua_orig_resp_data_len = d.resp_data_len;
+    d.dbl_ua_orig_data_direction = d.data_direction;
+    d.data_direction = SCST_DATA_NONE;
+    d.resp_data_len = 0;
+    d.resid_possible = true;
+    d.is_send_status = true;
+    d.completed = true;
+    0
+}
+
+/// C `scst_set_cmd_error_status()`.
+pub fn scst_set_cmd_error_status(cmd: &ScstCmd, status: u8) -> i32 {
+    scst_set_cmd_error_status_locked(&mut cmd.d.lock(), status)
+}
+
+/// C `scst_set_cmd_error()`: CHECK CONDITION with sense `key`/`asc`/`ascq` in the device's
+/// format. LOGICAL UNIT NOT SUPPORTED to INQUIRY is answered as C does, with peripheral
+/// qualifier 3 data instead of an error.
+pub fn scst_set_cmd_error_locked(d: &mut ScstCmdData, key: u8, asc: u8, ascq: u8) -> i32 {
+    // LOGICAL UNIT NOT SUPPORTED needs special handling for REQUEST SENSE and INQUIRY.
+    if key == ILLEGAL_REQUEST && asc == 0x25 && ascq == 0 {
+        let res = match d.cdb.first() {
+            Some(&REQUEST_SENSE) => scst_set_lun_not_supported_request_sense(d, key, asc, ascq),
+            Some(&INQUIRY) => scst_set_lun_not_supported_inquiry(d),
+            _ => 1,
+        };
+        if res <= 0 {
+            return res;
+        }
+    }
+    let res = scst_set_cmd_error_status_locked(d, SAM_STAT_CHECK_CONDITION);
+    if res != 0 {
+        return res;
+    }
+    let res = scst_alloc_sense_locked(d);
+    if res != 0 {
+        PRINT_ERROR!(
+            "Lost sense data (key {:x}, asc {:x}, ascq {:x})",
+            key,
+            asc,
+            ascq
+        );
+        return res;
+    }
+    let d_sense = scst_get_cmd_dev_d_sense(d);
+    if let Some(s) = &mut d.sense {
+        d.sense_valid_len = scst_set_sense(s, d_sense, key, asc, ascq);
+    }
+    0
+}
+
+/// C `scst_set_cmd_error()`.
+pub fn scst_set_cmd_error(cmd: &ScstCmd, key: u8, asc: u8, ascq: u8) -> i32 {
+    scst_set_cmd_error_locked(&mut cmd.d.lock(), key, asc, ascq)
+}
+
+/// C `scst_set_lun_not_supported_request_sense()`: REQUEST SENSE to a LUN that does not
+/// exist returns LOGICAL UNIT NOT SUPPORTED as its data, with GOOD status (in the format the
+/// CDB's DESC bit asks for).
+fn scst_set_lun_not_supported_request_sense(
+    d: &mut ScstCmdData,
+    key: u8,
+    asc: u8,
+    ascq: u8,
+) -> i32 {
+    if d.status != 0 {
+        return kemu::errno_neg(Errno::EEXIST);
+    }
+    if d.sg.is_empty() {
+        if d.bufflen == 0 {
+            d.bufflen = i32::from(cdb_byte(d, 4));
+        }
+        match scst_alloc_sg(usize::try_from(d.bufflen).unwrap_or(0)) {
+            Some(sg) => {
+                d.sg_cnt = i32::try_from(sg.len()).unwrap_or(0);
+                d.sg = sg;
+            }
+            None => {
+                PRINT_ERROR!(
+                    "Unable to alloc sg for REQUEST SENSE (sense {:x}/{:x}/{:x})",
+                    key,
+                    asc,
+                    ascq
+                );
+                return 1;
+            }
+        }
+    } else if d
+        .sg
+        .first()
+        .is_some_and(|s| scst_sense_valid(Some(kemu::scatterlist::sg_virt(s))))
+    {
+        return kemu::errno_neg(Errno::EEXIST);
+    }
+    let len = d.sg.first().map_or(0, |s| s.length as usize);
+    let mut buf = vec![0u8; len];
+    let desc = cdb_byte(d, 1) & 1 != 0;
+    let sense_len = scst_set_sense(&mut buf, desc, key, asc, ascq).min(len);
+    sg_copy_from_buffer(&mut d.sg, &buf);
+    d.data_direction = SCST_DATA_READ;
+    scst_set_resp_data_len_locked(d, i32::try_from(sense_len).unwrap_or(0));
+    d.completed = true;
+    d.resid_possible = true;
+    0
+}
+
+/// C `scst_set_lun_not_supported_inquiry()`: standard INQUIRY data for a LUN that does not
+/// exist: peripheral qualifier 011b, type 1Fh, SPC-4.
+fn scst_set_lun_not_supported_inquiry(d: &mut ScstCmdData) -> i32 {
+    if d.status != 0 {
+        return kemu::errno_neg(Errno::EEXIST);
+    }
+    if d.sg.is_empty() {
+        if d.bufflen == 0 {
+            d.bufflen = i32::try_from(get_unaligned_be16(d, 3).min(36)).unwrap_or(36);
+        }
+        match scst_alloc_sg(usize::try_from(d.bufflen).unwrap_or(0)) {
+            Some(sg) => {
+                d.sg_cnt = i32::try_from(sg.len()).unwrap_or(0);
+                d.sg = sg;
+            }
+            None => return 1,
+        }
+    }
+    let mut buf = [0u8; 36];
+    buf[0] = 0x7F;
+    buf[2] = 6;
+    let len = d.sg.first().map_or(0, |s| (s.length as usize).min(36));
+    buf[4] = u8::try_from(len.saturating_sub(4)).unwrap_or(0);
+    sg_copy_from_buffer(&mut d.sg, &buf[..len]);
+    d.data_direction = SCST_DATA_READ;
+    scst_set_resp_data_len_locked(d, i32::try_from(len).unwrap_or(0));
+    d.completed = true;
+    d.resid_possible = true;
+    0
+}
+
+/// C `scst_set_sense()`: writes fixed (70h) or descriptor (72h) sense into `buffer`; returns
+/// its length (18 or 8). Unit attentions with ASC 29h or MODE PARAMETERS CHANGED are always
+/// fixed format, as SPC requires.
+pub fn scst_set_sense(buffer: &mut [u8], d_sense: bool, key: u8, asc: u8, ascq: u8) -> usize {
+    let len = buffer.len();
+    buffer.fill(0);
+    let d_sense =
+        d_sense && !(key == UNIT_ATTENTION && (asc == 0x29 || (asc == 0x2A && ascq == 1)));
+    let mut put = |i: usize, v: u8| {
+        if let Some(b) = buffer.get_mut(i) {
+            *b = v;
+        }
+    };
+    if d_sense {
+        if len < 8 {
+            PRINT_ERROR!("Length {} of sense buffer too small to fit sense", len);
+        }
+        put(0, 0x72);
+        put(1, key);
+        put(2, asc);
+        put(3, ascq);
+        8
+    } else {
+        if len < 18 {
+            PRINT_ERROR!("Length {} of sense buffer too small to fit sense", len);
+        }
+        put(0, 0x70);
+        put(2, key);
+        put(7, 0x0a);
+        put(12, asc);
+        put(13, ascq);
+        18
+    }
+}
+
+/// C `scst_sense_response_code()`: the response code (byte 0, low 7 bits).
+pub fn scst_sense_response_code(sense: &[u8]) -> u8 {
+    sense.first().map_or(0, |b| b & 0x7F)
+}
+
+/// C `scst_analyze_sense()`: whether `sense` (either format) matches `key`/`asc`/`ascq` in the
+/// parts `valid_mask` selects (`SCST_SENSE_*_VALID`).
+pub fn scst_analyze_sense(sense: &[u8], valid_mask: i32, key: u8, asc: u8, ascq: u8) -> bool {
+    let rc = scst_sense_response_code(sense);
+    let (k, a, q) = match rc {
+        0x70 | 0x71 => (2, 12, 13),
+        0x72 | 0x73 => (1, 2, 3),
+        _ => {
+            PRINT_ERROR!("Unknown sense response code 0x{:x}", rc);
+            return false;
+        }
+    };
+    let ok = |mask: i32, idx: usize, v: u8| valid_mask & mask == 0 || sense.get(idx) == Some(&v);
+    ok(SCST_SENSE_KEY_VALID, k, key)
+        && ok(SCST_SENSE_ASC_VALID, a, asc)
+        && ok(SCST_SENSE_ASCQ_VALID, q, ascq)
+}
+
+/// C `scst_is_ua_sense()`: valid sense carrying UNIT ATTENTION.
+pub fn scst_is_ua_sense(sense: &[u8]) -> bool {
+    scst_sense_valid(Some(sense))
+        && scst_analyze_sense(sense, SCST_SENSE_KEY_VALID, UNIT_ATTENTION, 0, 0)
+}
+
+/// C `scst_check_convert_sense()`: converts the command's sense to the device's format
+/// (only response code, key, ASC and ASCQ survive, as in C).
+pub fn scst_check_convert_sense_locked(d: &mut ScstCmdData) {
+    if d.status != SAM_STAT_CHECK_CONDITION {
+        return;
+    }
+    let d_sense = scst_get_cmd_dev_d_sense(d);
+    let valid = d.sense_valid_len;
+    let Some(s) = &mut d.sense else { return };
+    let rc = scst_sense_response_code(s);
+    if d_sense
+        && (rc == 0x70 || rc == 0x71)
+        && !(s[2] == UNIT_ATTENTION && (s[12] == 0x29 || (s[12] == 0x2A && s[13] == 1)))
+    {
+        if valid < 18 {
+            PRINT_ERROR!("Sense too small to convert ({}, type: fixed)", valid);
+            return;
+        }
+        let (k, a, q) = (s[2], s[12], s[13]);
+        d.sense_valid_len = scst_set_sense(s, true, k, a, q);
+    } else if !d_sense && (rc == 0x72 || rc == 0x73) {
+        if valid < 4 {
+            PRINT_ERROR!("Sense too small to convert ({}, type: descriptor)", valid);
+            return;
+        }
+        let (k, a, q) = (s[1], s[2], s[3]);
+        d.sense_valid_len = scst_set_sense(s, false, k, a, q);
+    }
+}
+
+/// C `scst_check_convert_sense()`.
+pub fn scst_check_convert_sense(cmd: &ScstCmd) {
+    scst_check_convert_sense_locked(&mut cmd.d.lock());
+}
+
+/// C `scst_set_invalid_field_in()` for the CDB: ILLEGAL REQUEST, INVALID FIELD IN CDB with the
+/// field pointer (byte `field_offs`, bit `bit_offs & 7` if `SCST_INVAL_FIELD_BIT_OFFS_VALID`).
+pub fn scst_set_invalid_field_in_cdb_locked(
+    d: &mut ScstCmdData,
+    field_offs: usize,
+    bit_offs: i32,
+) -> i32 {
+    scst_set_invalid_field_in(d, field_offs, bit_offs, true)
+}
+
+/// C `scst_set_invalid_field_in_cdb()`.
+pub fn scst_set_invalid_field_in_cdb(cmd: &ScstCmd, field_offs: usize, bit_offs: i32) -> i32 {
+    scst_set_invalid_field_in_cdb_locked(&mut cmd.d.lock(), field_offs, bit_offs)
+}
+
+/// C `scst_set_invalid_field_in_parm_list()`.
+pub fn scst_set_invalid_field_in_parm_list(cmd: &ScstCmd, field_offs: usize, bit_offs: i32) -> i32 {
+    scst_set_invalid_field_in(&mut cmd.d.lock(), field_offs, bit_offs, false)
+}
+
+/// C `scst_set_invalid_field_in()`: the sense of INVALID FIELD IN CDB (24h) or IN PARAMETER
+/// LIST (26h) with the sense-key-specific field pointer (C `scst_fill_field_pointer_sense()`).
+fn scst_set_invalid_field_in(
+    d: &mut ScstCmdData,
+    field_offs: usize,
+    bit_offs: i32,
+    cdb: bool,
+) -> i32 {
+    let asc = if cdb { 0x24 } else { 0x26 };
+    let d_sense = scst_get_cmd_dev_d_sense(d);
+    let res = scst_set_cmd_error_status_locked(d, SAM_STAT_CHECK_CONDITION);
+    if res != 0 {
+        return res;
+    }
+    scst_alloc_sense_locked(d);
+    let mut fp = [0u8; 3];
+    fp[0] = 0x80 | if cdb { 0x40 } else { 0 };
+    if bit_offs & SCST_INVAL_FIELD_BIT_OFFS_VALID != 0 {
+        fp[0] |= 8 | (bit_offs & 7) as u8;
+    }
+    let fo = u16::try_from(field_offs).unwrap_or(u16::MAX).to_be_bytes();
+    fp[1] = fo[0];
+    fp[2] = fo[1];
+    let Some(s) = &mut d.sense else { return 0 };
+    if d_sense {
+        s[0] = 0x72;
+        s[1] = ILLEGAL_REQUEST;
+        s[2] = asc;
+        s[7] = 8;
+        s[8] = 2;
+        s[9] = 6;
+        s[12..15].copy_from_slice(&fp);
+        d.sense_valid_len = 16;
+    } else {
+        s[0] = 0x70;
+        s[2] = ILLEGAL_REQUEST;
+        s[7] = 0x0a;
+        s[12] = asc;
+        s[15..18].copy_from_slice(&fp);
+        d.sense_valid_len = 18;
+    }
+    0
+}
+
+/// C `scst_set_busy()`: BUSY if this is the session's only command (or it is not ready),
+/// TASK SET FULL otherwise.
+pub fn scst_set_busy_locked(d: &mut ScstCmdData, sess: &ScstSession) {
+    let c = atomic_read(&sess.sess_cmd_count);
+    if c <= 1 || atomic_read(&sess.init_phase) != crate::scst::SCST_SESS_IPH_READY {
+        scst_set_cmd_error_status_locked(d, SAM_STAT_BUSY);
+        TRACE_DBG!(
+            "Sending BUSY status to initiator {} (cmds count {})",
+            sess.initiator_name,
+            c
+        );
+    } else {
+        scst_set_cmd_error_status_locked(d, SAM_STAT_TASK_SET_FULL);
+        TRACE_DBG!(
+            "Sending QUEUE_FULL status to initiator {} (cmds count {})",
+            sess.initiator_name,
+            c
+        );
+    }
+}
+
+/// C `scst_set_busy()`.
+pub fn scst_set_busy(cmd: &ScstCmd) {
+    scst_set_busy_locked(&mut cmd.d.lock(), &cmd.sess);
+}
+
+/// C `scst_get_cmd_abnormal_done_state()`: the state that finishes the command quickly from
+/// its current state.
+pub fn scst_get_cmd_abnormal_done_state(cmd: &ScstCmd, d: &ScstCmdData) -> CmdState {
+    let st = scst_cmd_get_state(cmd);
+    match st {
+        SCST_CMD_STATE_INIT_WAIT | SCST_CMD_STATE_INIT | SCST_CMD_STATE_PARSE
+            if d.preprocessing_only =>
+        {
+            SCST_CMD_STATE_PREPROCESSING_DONE
+        }
+        SCST_CMD_STATE_INIT_WAIT
+        | SCST_CMD_STATE_INIT
+        | SCST_CMD_STATE_PARSE
+        | SCST_CMD_STATE_DEV_DONE => {
+            if d.internal {
+                SCST_CMD_STATE_FINISHED_INTERNAL
+            } else {
+                SCST_CMD_STATE_PRE_XMIT_RESP1
+            }
+        }
+        SCST_CMD_STATE_PRE_DEV_DONE | SCST_CMD_STATE_MODE_SELECT_CHECKS => SCST_CMD_STATE_DEV_DONE,
+        SCST_CMD_STATE_PRE_XMIT_RESP1 => SCST_CMD_STATE_PRE_XMIT_RESP2,
+        SCST_CMD_STATE_PRE_XMIT_RESP2 => SCST_CMD_STATE_XMIT_RESP,
+        SCST_CMD_STATE_PREPROCESSING_DONE | SCST_CMD_STATE_PREPROCESSING_DONE_CALLED => {
+            if d.tgt_dev.is_none() {
+                SCST_CMD_STATE_PRE_XMIT_RESP1
+            } else {
+                SCST_CMD_STATE_PRE_DEV_DONE
+            }
+        }
+        SCST_CMD_STATE_PREPARE_SPACE if d.preprocessing_only => SCST_CMD_STATE_PREPROCESSING_DONE,
+        SCST_CMD_STATE_PREPARE_SPACE
+        | SCST_CMD_STATE_RDY_TO_XFER
+        | SCST_CMD_STATE_DATA_WAIT
+        | SCST_CMD_STATE_TGT_PRE_EXEC
+        | SCST_CMD_STATE_EXEC_CHECK_BLOCKING
+        | SCST_CMD_STATE_EXEC_CHECK_SN
+        | SCST_CMD_STATE_LOCAL_EXEC
+        | SCST_CMD_STATE_REAL_EXEC
+        | SCST_CMD_STATE_EXEC_WAIT => SCST_CMD_STATE_PRE_DEV_DONE,
+        _ => {
+            PRINT_CRIT_ERROR!("Wrong cmd state {:?} (op {})", st, d.op_name);
+            panic!("scst_get_cmd_abnormal_done_state: wrong command state");
+        }
+    }
+}
+
+/// C `scst_set_cmd_abnormal_done_state()`: moves the command to the state that finishes it
+/// quickly; before execution no data will be written.
+pub fn scst_set_cmd_abnormal_done_state_locked(cmd: &ScstCmd, d: &mut ScstCmdData) {
+    let st = scst_get_cmd_abnormal_done_state(cmd, d);
+    scst_set_cmd_state(cmd, st);
+    match st {
+        SCST_CMD_STATE_PREPROCESSING_DONE
+        | SCST_CMD_STATE_PREPROCESSING_DONE_CALLED
+        | SCST_CMD_STATE_PREPARE_SPACE
+        | SCST_CMD_STATE_RDY_TO_XFER
+        | SCST_CMD_STATE_DATA_WAIT => {
+            d.write_len = 0;
+            d.resid_possible = true;
+        }
+        _ => {}
+    }
+}
+
+/// C `scst_set_cmd_abnormal_done_state()`.
+pub fn scst_set_cmd_abnormal_done_state(cmd: &ScstCmd) {
+    let mut d = cmd.d.lock();
+    scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+}
+
+/// C `scst_set_resp_data_len()`: the response carries `resp_data_len` bytes (at most
+/// `bufflen`); a shorter response makes residuals possible. (C also trims the scatterlist,
+/// `scst_adjust_sg()`; the port keeps the list and lets the driver send
+/// `adjusted_resp_data_len` bytes.)
+pub fn scst_set_resp_data_len_locked(d: &mut ScstCmdData, resp_data_len: i32) {
+    d.resp_data_len = resp_data_len;
+    if resp_data_len == d.bufflen {
+        return;
+    }
+    if resp_data_len > d.bufflen {
+        PRINT_ERROR!(
+            "Too big response data len {} (max {}), limiting it to the max (dev {:?})",
+            resp_data_len,
+            d.bufflen,
+            d.dev.as_ref().map(|x| &x.virt_name)
+        );
+        d.resp_data_len = d.bufflen;
+        return;
+    }
+    d.resid_possible = true;
+}
+
+/// C `scst_set_resp_data_len()`.
+pub fn scst_set_resp_data_len(cmd: &ScstCmd, resp_data_len: i32) {
+    scst_set_resp_data_len_locked(&mut cmd.d.lock(), resp_data_len);
+}
+
+/// C `scst_adjust_resp_data_len()`: the response cut to the expected transfer length.
+pub fn scst_adjust_resp_data_len_locked(d: &mut ScstCmdData) {
+    if !d.expected_values_set {
+        d.adjusted_resp_data_len = d.resp_data_len;
+        return;
+    }
+    d.adjusted_resp_data_len = d.resp_data_len.min(d.expected_transfer_len_full);
+}
+
+/// C `scst_cmd_set_write_not_received_data_len()`: `not_received` bytes of the write data did
+/// not arrive; residuals become possible.
+pub fn scst_cmd_set_write_not_received_data_len_locked(d: &mut ScstCmdData, not_received: i32) {
+    d.write_not_received_set = true;
+    if !d.expected_values_set {
+        // Completed before the driver set the expected values: no residuals processing.
+        return;
+    }
+    d.resid_possible = true;
+    if d.expected_data_direction & SCST_DATA_READ != 0
+        && d.expected_data_direction & SCST_DATA_WRITE != 0
+    {
+        d.write_len = d.expected_out_transfer_len - not_received;
+    } else if d.expected_data_direction & SCST_DATA_WRITE != 0 {
+        d.write_len = d.expected_transfer_len_full - not_received;
+    }
+}
+
+/// C `scst_cmd_set_write_not_received_data_len()`.
+pub fn scst_cmd_set_write_not_received_data_len(cmd: &ScstCmd, not_received: i32) {
+    scst_cmd_set_write_not_received_data_len_locked(&mut cmd.d.lock(), not_received);
+}
+
+/// C `scst_cmd_set_write_no_data_received()`: none of the write data arrived.
+pub fn scst_cmd_set_write_no_data_received_locked(d: &mut ScstCmdData) {
+    let w = if d.expected_data_direction & SCST_DATA_READ != 0
+        && d.expected_data_direction & SCST_DATA_WRITE != 0
+    {
+        d.expected_out_transfer_len
+    } else {
+        d.expected_transfer_len_full
+    };
+    scst_cmd_set_write_not_received_data_len_locked(d, w);
+}
+
+/// C `__scst_get_resid()`: the residual (and the bidirectional out residual) against the
+/// expected values; None without expected values.
+pub fn __scst_get_resid(d: &ScstCmdData) -> Option<(i32, i32)> {
+    if !d.expected_values_set {
+        TRACE_DBG!("No expected values set, ignoring");
+        return None;
+    }
+    let mut resid = 0;
+    let mut bidi_out_resid = 0;
+    if d.expected_data_direction & SCST_DATA_READ != 0 {
+        resid = d.expected_transfer_len_full - d.resp_data_len;
+        if d.expected_data_direction & SCST_DATA_WRITE != 0 {
+            bidi_out_resid = if d.write_len < d.expected_out_transfer_len {
+                d.expected_out_transfer_len - d.write_len
+            } else {
+                d.write_len - d.out_bufflen
+            };
+        }
+    } else if d.expected_data_direction & SCST_DATA_WRITE != 0 {
+        resid = if d.write_len < d.expected_transfer_len_full {
+            d.expected_transfer_len_full - d.write_len
+        } else {
+            d.write_len - d.bufflen
+        };
+    }
+    Some((resid, bidi_out_resid))
+}
+
+/// C scst.h `scst_get_resid()`: `(resid, bidi_out_resid)` if residuals are possible for the
+/// command and it has expected values; None otherwise (C returns false).
+pub fn scst_get_resid(cmd: &ScstCmd) -> Option<(i32, i32)> {
+    let d = cmd.d.lock();
+    if !d.resid_possible {
+        return None;
+    }
+    __scst_get_resid(&d)
+}
+
+/// C `scst_alloc_sg()` (scst_mem.c): a scatterlist of `size` bytes in pages from the kemu page
+/// pool (one page per entry, no clustering, as C); None for 0 bytes or no memory.
+pub fn scst_alloc_sg(size: usize) -> Option<Vec<Scatterlist>> {
+    if size == 0 {
+        return None;
+    }
+    let pages = size.div_ceil(PAGE_SIZE);
+    let mut sg = sg_init_table(pages);
+    let mut left = size;
+    for e in sg.iter_mut() {
+        let page = alloc_page(GFP_KERNEL | __GFP_ZERO)?;
+        let len = left.min(PAGE_SIZE);
+        sg_set_page(e, page, u32::try_from(len).unwrap_or(0), 0);
+        left -= len;
+    }
+    Some(sg)
+}
+
+/// C scst_priv.h `SCST_TGT_RETRY_TIMEOUT`: one jiffy.
+pub const SCST_TGT_RETRY_TIMEOUT: u64 = 1;
+
+/// C `scst_queue_retry_cmd()`: the driver answered QUEUE FULL; the command waits on the
+/// target's retry list until another command of the target completes or the retry timer
+/// fires (`scst_check_retries()`).
+pub fn scst_queue_retry_cmd(cmd: &Arc<ScstCmd>) {
+    let tgt = &cmd.tgt;
+    let weak = Arc::downgrade(tgt);
+    let timer = tgt.retry_timer.get_or_init(|| {
+        kemu::timer::TimerList::new(move || {
+            if let Some(tgt) = weak.upgrade() {
+                scst_tgt_retry_timer_fn(&tgt);
+            }
+        })
+    });
+    let mut l = tgt.tgt_lock.lock_irqsave();
+    l.retry_cmds += 1;
+    let h = l.retry_cmd_list.add_tail(cmd.clone());
+    cmd.cmd_list_entry.set(h);
+    TRACE!(
+        TRACE_FLOW_CONTROL,
+        "TGT QUEUE FULL: adding cmd to retry cmd list (retry_cmds {})",
+        l.retry_cmds
+    );
+    if !l.retry_timer_active {
+        kemu::timer::mod_timer(timer, kemu::timer::jiffies() + SCST_TGT_RETRY_TIMEOUT);
+        l.retry_timer_active = true;
+    }
+}
+
+/// C `scst_check_retries()`: moves up to 20 commands ("slow start") of the target's retry
+/// list back to their pools.
+pub fn scst_check_retries(tgt: &ScstTgt) {
+    let mut l = tgt.tgt_lock.lock_irqsave();
+    if l.retry_cmds == 0 {
+        return;
+    }
+    TRACE!(
+        TRACE_FLOW_CONTROL,
+        "Checking retry cmd list (retry_cmds {})",
+        l.retry_cmds
+    );
+    let mut need_wake_up = 0;
+    while let Some(c) = l.retry_cmd_list.pop_front() {
+        l.retry_cmds -= 1;
+        c.cmd_list_entry.take();
+        let p = c.d.lock().cmd_threads.clone();
+        let mut pl = p.cmd_list_lock.lock();
+        let h = pl.active_cmd_list.add_tail(c.clone());
+        c.cmd_list_entry.set(h);
+        kemu::wait::wake_up(&p.cmd_list_waitQ);
+        drop(pl);
+        need_wake_up += 1;
+        if need_wake_up >= 20 {
+            break;
+        }
+    }
+}
+
+/// C `scst_tgt_retry_timer_fn()`: retries, and re-arms itself while commands wait.
+fn scst_tgt_retry_timer_fn(tgt: &Arc<ScstTgt>) {
+    tgt.tgt_lock.lock_irqsave().retry_timer_active = false;
+    scst_check_retries(tgt);
+    let mut l = tgt.tgt_lock.lock_irqsave();
+    if l.retry_cmds > 0 && !l.retry_timer_active {
+        if let Some(t) = tgt.retry_timer.get() {
+            kemu::timer::mod_timer(t, kemu::timer::jiffies() + SCST_TGT_RETRY_TIMEOUT);
+            l.retry_timer_active = true;
+        }
+    }
+}
+
+/// C `scst_free_sg()`: the pages go back to the pool.
+pub fn scst_free_sg(sg: Vec<Scatterlist>) {
+    drop(sg);
+}
+
+/// C `sgv_check_allowed_mem()` (scst_mem.c): reserves `pages` of the device's budget;
+/// false (nothing reserved) if that would exceed `scst_max_dev_cmd_mem`.
+fn sgv_check_allowed_mem(mem_lim: &ScstMemLim, pages: usize) -> bool {
+    let pages = i32::try_from(pages).unwrap_or(i32::MAX);
+    let alloced = kemu::atomic::atomic_add_return(pages, &mem_lim.alloced_pages);
+    if alloced > atomic_read(&mem_lim.max_allowed_pages) || alloced < 0 {
+        TRACE!(
+            kemu::printk::TRACE_OUT_OF_MEM,
+            "Requested amount of memory ({} pages) for being executed commands on a device \
+             together with the already allocated memory exceeds the allowed maximum {}. \
+             Should you increase scst_max_dev_cmd_mem?",
+            pages,
+            atomic_read(&mem_lim.max_allowed_pages)
+        );
+        kemu::atomic::atomic_sub(pages, &mem_lim.alloced_pages);
+        return false;
+    }
+    true
+}
+
+/// C `sgv_uncheck_allowed_mem()`: gives `pages` back to the device's budget.
+fn sgv_uncheck_allowed_mem(mem_lim: &ScstMemLim, pages: usize) {
+    kemu::atomic::atomic_sub(
+        i32::try_from(pages).unwrap_or(i32::MAX),
+        &mem_lim.alloced_pages,
+    );
+}
+
+/// C `scst_alloc_space()`: the data buffer (and the out buffer of bidirectional commands).
+/// The SGV cache (`scst_mem.c`) is a later issue; this is `scst_alloc_sg()` directly.
+pub fn scst_alloc_space_locked(d: &mut ScstCmdData) -> Result<(), Errno> {
+    let bufflen = usize::try_from(d.bufflen).unwrap_or(0);
+    let out = if d.data_direction == SCST_DATA_BIDI {
+        usize::try_from(d.out_bufflen).unwrap_or(0)
+    } else {
+        0
+    };
+    let pages = bufflen.div_ceil(PAGE_SIZE) + out.div_ceil(PAGE_SIZE);
+    if let Some(dev) = &d.dev {
+        if !sgv_check_allowed_mem(&dev.dev_mem_lim, pages) {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    d.mem_lim_pages = pages;
+    let sg = scst_alloc_sg(bufflen).ok_or(Errno::ENOMEM)?;
+    d.sg_cnt = i32::try_from(sg.len()).unwrap_or(i32::MAX);
+    d.sg = sg;
+    if out > 0 {
+        let sg = scst_alloc_sg(out).ok_or(Errno::ENOMEM)?;
+        d.out_sg_cnt = i32::try_from(sg.len()).unwrap_or(i32::MAX);
+        d.out_sg = sg;
+    }
+    Ok(())
+}
+
+/// C `scst_release_space()`: frees the buffers the core allocated.
+fn scst_release_space(d: &mut ScstCmdData) {
+    if d.mem_lim_pages != 0 {
+        if let Some(dev) = &d.dev {
+            sgv_uncheck_allowed_mem(&dev.dev_mem_lim, d.mem_lim_pages);
+        }
+        d.mem_lim_pages = 0;
+    }
+    if d.tgt_i_data_buf_alloced || d.dh_data_buf_alloced {
+        return;
+    }
+    scst_free_sg(std::mem::take(&mut d.sg));
+    scst_free_sg(std::mem::take(&mut d.out_sg));
+    d.sg_cnt = 0;
+    d.out_sg_cnt = 0;
+}
+
+/// C `scst_get_buf_full()` + `scst_put_buf_full()` as one safe call: runs `f` on the whole
+/// data buffer as one contiguous slice (`bufflen` bytes) and writes it back. Like C when the
+/// buffer has more than one entry, this copies. Returns None without a buffer. The command's
+/// data lock is held while `f` runs, so `f` must not call the command's accessors.
+pub fn scst_cmd_with_buf_mut<R>(cmd: &ScstCmd, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+    let mut d = cmd.d.lock();
+    scst_with_buf_locked(&mut d, f)
+}
+
+/// [`scst_cmd_with_buf_mut`] on locked data.
+pub fn scst_with_buf_locked<R>(d: &mut ScstCmdData, f: impl FnOnce(&mut [u8]) -> R) -> Option<R> {
+    if d.sg.is_empty() {
+        return None;
+    }
+    let len = sg_total_len(&d.sg).min(usize::try_from(d.bufflen).unwrap_or(0));
+    let mut buf = vec![0u8; len];
+    sg_copy_to_buffer(&d.sg, &mut buf);
+    let r = f(&mut buf);
+    sg_copy_from_buffer(&mut d.sg, &buf);
+    Some(r)
+}
+
+/// C `scst_get_buf_full_sense()` + put: as [`scst_with_buf_locked`], but a command without a
+/// buffer gets sense (C: HARDWARE ERROR when the buffer cannot be had).
+pub fn scst_with_buf_full_sense_locked<R>(
+    d: &mut ScstCmdData,
+    f: impl FnOnce(&mut [u8]) -> R,
+) -> Option<R> {
+    if d.bufflen == 0 || d.sg.is_empty() {
+        return None;
+    }
+    scst_with_buf_locked(d, f)
+}
+
+/// C `scst_pre_init_cmd()` + `scst_alloc_cmd()`: a new command in `SCST_CMD_STATE_INIT_WAIT`
+/// with reference count 1, on the global pool, SIMPLE, no response length yet. A CDB of
+/// length 0 or longer than `SCST_MAX_LONG_CDB_SIZE` is refused (`EINVAL`).
+pub fn scst_alloc_cmd(sess: &Arc<ScstSession>, cdb: &[u8]) -> Result<Arc<ScstCmd>, Errno> {
+    if cdb.is_empty() {
+        PRINT_ERROR!("Wrong CDB len 0, finishing cmd");
+        return Err(Errno::EINVAL);
+    }
+    if cdb.len() > SCST_MAX_LONG_CDB_SIZE {
+        PRINT_ERROR!("Too big CDB ({}), finishing cmd", cdb.len());
+        return Err(Errno::EINVAL);
+    }
+    let mut cdb_buf = cdb.to_vec();
+    if cdb_buf.len() < SCST_MAX_CDB_SIZE {
+        cdb_buf.resize(SCST_MAX_CDB_SIZE, 0);
+    }
+    let d = ScstCmdData {
+        tgt_dev: None,
+        dev: None,
+        devt: None,
+        cmd_threads: crate::scst_main::scst_main_cmd_threads.clone(),
+        cmd_thr: None,
+        cur_order_data: None,
+        lun: NO_SUCH_LUN,
+        cdb: cdb_buf,
+        cdb_len: cdb.len(),
+        tag: 0,
+        queue_type: SCST_CMD_QUEUE_SIMPLE,
+        tgt_sn: 0,
+        tgt_i_priv: None,
+        dh_priv: None,
+        atomic: false,
+        preprocessing_only: false,
+        set_sn_on_restart_cmd: false,
+        internal: false,
+        sent_for_exec: false,
+        completed: false,
+        inc_expected_sn_on_done: false,
+        hq_cmd_inced: false,
+        resid_possible: false,
+        is_send_status: true,
+        tgt_need_alloc_data_buf: false,
+        tgt_i_data_buf_alloced: false,
+        dh_data_buf_alloced: false,
+        no_sgv: false,
+        expected_values_set: false,
+        write_not_received_set: false,
+        cmd_naca: false,
+        cmd_linked: false,
+        cmd_aca_allowed: false,
+        retry: false,
+        double_ua_possible: false,
+        data_direction: SCST_DATA_UNKNOWN,
+        expected_data_direction: SCST_DATA_UNKNOWN,
+        expected_transfer_len_full: 0,
+        expected_out_transfer_len: 0,
+        bufflen: 0,
+        out_bufflen: 0,
+        // C sets SCST_DEF_LBA_DATA_LEN here only in CONFIG_SCST_EXTRACHECKS builds (to catch
+        // handlers that forget them); a release build starts from the zeroed command.
+        data_len: 0,
+        lba: 0,
+        write_len: 0,
+        resp_data_len: -1,
+        adjusted_resp_data_len: 0,
+        op_flags: 0,
+        op_name: "",
+        lba_off: 0,
+        lba_len: 0,
+        len_off: 0,
+        len_len: 0,
+        timeout: SCST_DEFAULT_TIMEOUT,
+        retries: 0,
+        sg: Vec::new(),
+        sg_cnt: 0,
+        out_sg: Vec::new(),
+        out_sg_cnt: 0,
+        tgt_i_sg: Vec::new(),
+        tgt_i_sg_cnt: 0,
+        status: 0,
+        msg_status: 0,
+        host_status: 0,
+        driver_status: 0,
+        sense: None,
+        sense_valid_len: 0,
+        delivery_status: SCST_CMD_DELIVERY_SUCCESS,
+        dbl_ua_orig_resp_data_len: -1,
+        dbl_ua_orig_data_direction: SCST_DATA_UNKNOWN,
+        scst_cmd_done: None,
+        mem_lim_pages: 0,
+    };
+    let cmd = Arc::new(ScstCmd {
+        sess: sess.clone(),
+        tgt: sess.tgt.clone(),
+        tgtt: sess.tgt.tgtt.clone(),
+        cmd_flags: BitWord::new(0),
+        cmd_ref: AtomicT::new(1),
+        state: std::sync::atomic::AtomicI32::new(SCST_CMD_STATE_INIT_WAIT.0),
+        sn: std::sync::atomic::AtomicU32::new(0),
+        sn_set: AtomicBool::new(false),
+        sn_slot: std::sync::atomic::AtomicIsize::new(-1),
+        done: AtomicBool::new(false),
+        finished: AtomicBool::new(false),
+        out_of_sn: AtomicBool::new(false),
+        d: kemu::sync::Mutex::new(d),
+        cmd_list_entry: AtomicListHandle::new(),
+        sess_cmd_list_entry: AtomicListHandle::new(),
+    });
+    // C scst_pre_init_cmd(): `cmd->state = SCST_CMD_STATE_INIT_WAIT` (reported to the trace
+    // hook like every other assignment).
+    scst_set_cmd_state(&cmd, SCST_CMD_STATE_INIT_WAIT);
+    Ok(cmd)
+}
+
+/// C `scst_destroy_cmd()`: drops the session reference and the activity count and calls the
+/// driver's `on_free_cmd()`; the memory goes with the last `Arc`.
+pub(crate) fn scst_destroy_cmd(cmd: &Arc<ScstCmd>) {
+    TRACE_DBG!("Destroying cmd {:?}", cmd);
+    let (has_tgt_dev, internal) = {
+        let d = cmd.d.lock();
+        (d.tgt_dev.is_some(), d.internal)
+    };
+    crate::scst_priv::scst_sess_put(&cmd.sess);
+    if has_tgt_dev {
+        crate::scst_priv::scst_put();
+    }
+    if !internal {
+        cmd.tgtt.ops.on_free_cmd(cmd);
+    }
+}
+
+/// C `scst_free_cmd()`: the last `__scst_cmd_put()`: the handler's `on_free_cmd()`, the
+/// buffers, the sense, then `scst_destroy_cmd()` (unless the SN code still holds it, C's
+/// `SCST_CMD_CAN_BE_DESTROYED`).
+pub fn scst_free_cmd(cmd: &Arc<ScstCmd>) {
+    TRACE_DBG!("Freeing cmd {:?} (tag {})", cmd, scst_cmd_get_tag(cmd));
+    let devt = {
+        let d = cmd.d.lock();
+        if d.dev.is_some() {
+            d.devt.clone()
+        } else {
+            None
+        }
+    };
+    if let Some(devt) = devt {
+        TRACE_DBG!("Calling dev handler {} on_free_cmd()", devt.name);
+        devt.ops.on_free_cmd(cmd);
+    }
+    {
+        let mut d = cmd.d.lock();
+        scst_release_space(&mut d);
+        d.sense = None;
+    }
+    // An out-of-SN command may still sit on skipped_sn_list; whoever comes second destroys.
+    let destroy = if cmd.out_of_sn.load(SeqCst) {
+        test_and_set_bit(crate::scst::SCST_CMD_CAN_BE_DESTROYED, &cmd.cmd_flags)
+    } else {
+        true
+    };
+    if destroy {
+        scst_destroy_cmd(cmd);
+    }
+}
+
+/// C `scst_generic_parse()`: scales block counts to bytes for fixed-length commands and checks
+/// that LBA and lengths fit; sets the timeout.
+fn scst_generic_parse(cmd: &ScstCmd, timeout: [u64; 4]) -> i32 {
+    let mut d = cmd.d.lock();
+    let block_shift = d.dev.as_ref().map_or(9, |x| atomic_read(&x.block_shift));
+    let bs = u32::try_from(block_shift).unwrap_or(0);
+    let overflows32 = |v: i32| v < 0 || (i64::from(v) << bs) > i64::from(i32::MAX);
+    let overflows64 = |v: i64| v < 0 || v.checked_shl(bs).is_none_or(|x| x >> bs != v);
+    if d.op_flags & SCST_TRANSFER_LEN_TYPE_FIXED != 0 {
+        if overflows32(d.bufflen) || overflows64(d.data_len) || overflows32(d.out_bufflen) {
+            PRINT_WARNING!(
+                "bufflen {}, data_len {} or out_bufflen {} too large for device (block shift {})",
+                d.bufflen,
+                d.data_len,
+                d.out_bufflen,
+                bs
+            );
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_block_out_range_error);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            return kemu::errno_neg(Errno::EINVAL);
+        }
+        d.bufflen <<= bs;
+        d.data_len <<= bs;
+        d.out_bufflen <<= bs;
+    }
+    if d.op_flags & SCST_LBA_NOT_VALID == 0 && overflows64(d.lba) {
+        PRINT_WARNING!("offset {} * {} >= 2**63", d.lba, 1u64 << bs);
+        let (k, a, q) = scst_sense_block_out_range_error;
+        scst_set_cmd_error_locked(&mut d, k, a, q);
+        return kemu::errno_neg(Errno::EINVAL);
+    }
+    d.timeout = timeout[(d.op_flags & SCST_BOTH_TIMEOUTS) as usize];
+    0
+}
+
+/// C `scst_sbc_generic_parse()`: generic `parse()` for SBC (disk) devices.
+pub fn scst_sbc_generic_parse(cmd: &ScstCmd) -> i32 {
+    scst_generic_parse(
+        cmd,
+        [
+            SCST_GENERIC_DISK_REG_TIMEOUT,
+            SCST_GENERIC_DISK_SMALL_TIMEOUT,
+            SCST_GENERIC_DISK_LONG_TIMEOUT,
+            SCST_GENERIC_DISK_LONG_TIMEOUT,
+        ],
+    )
+}
+
+/// C `scst_cdrom_generic_parse()`: generic `parse()` for MMC (CD-ROM) devices.
+pub fn scst_cdrom_generic_parse(cmd: &ScstCmd) -> i32 {
+    if let Some(b) = cmd.d.lock().cdb.get_mut(1) {
+        *b &= 0x1f;
+    }
+    scst_generic_parse(
+        cmd,
+        [
+            SCST_GENERIC_CDROM_REG_TIMEOUT,
+            SCST_GENERIC_CDROM_SMALL_TIMEOUT,
+            SCST_GENERIC_CDROM_LONG_TIMEOUT,
+            SCST_GENERIC_CDROM_LONG_TIMEOUT,
+        ],
+    )
+}
+
+/// C `scst_calc_block_shift()`: log2 of a sector size (0 means 512); -1 for a size that is
+/// not a power of two.
+pub fn scst_calc_block_shift(sector_size: i32) -> i32 {
+    let sector_size = if sector_size == 0 { 512 } else { sector_size };
+    if sector_size <= 0 || sector_size & (sector_size - 1) != 0 {
+        PRINT_ERROR!("Sector size {} is not a power of 2", sector_size);
+        return -1;
+    }
+    i32::try_from(sector_size.trailing_zeros()).unwrap_or(-1)
+}
+
+/// C `scst_get_cdb_info()`: decodes the command's CDB with the table (see
+/// `scst_scsi_op_table`): 0 decoded, < 0 unknown opcode, > 0 invalid (sense set).
+pub fn scst_get_cdb_info(cmd: &ScstCmd) -> i32 {
+    scst_get_cdb_info_locked(&mut cmd.d.lock())
+}
+
+/// C `scst_unpack_lun()`: the LUN number of an 8-byte (or shorter) SAM LUN field, for the
+/// peripheral, flat and logical unit addressing methods; [`NO_SUCH_LUN`] for anything else.
+pub fn scst_unpack_lun(lun: &[u8]) -> u64 {
+    let len = lun.len();
+    match len {
+        2 | 4 | 8 => {}
+        _ => {
+            PRINT_ERROR!("Illegal lun length {}, expected 2, 4 or 8", len);
+            return NO_SUCH_LUN;
+        }
+    }
+    // The second level and beyond must be zero.
+    if len > 2 && lun[2..].iter().any(|&b| b != 0) {
+        TRACE_DBG!("Multi-level LUN unimplemented");
+        return NO_SUCH_LUN;
+    }
+    let address_method = (lun[0] >> 6) & 3;
+    match u32::from(address_method) {
+        0 => {
+            // Peripheral device addressing: a bus number is not supported.
+            if lun[0] & 0x3f != 0 {
+                TRACE_DBG!("Peripheral LUN with bus {} unsupported", lun[0] & 0x3f);
+                NO_SUCH_LUN
+            } else {
+                u64::from(lun[1])
+            }
+        }
+        1 => (u64::from(lun[0] & 0x3f) << 8) | u64::from(lun[1]),
+        2 => {
+            // Logical unit addressing.
+            (u64::from(lun[0] & 0x3f) << 8) | u64::from(lun[1])
+        }
+        _ => {
+            TRACE_DBG!("Unimplemented LUN addressing method {}", address_method);
+            NO_SUCH_LUN
+        }
+    }
+}
+
+/// C `scst_pack_lun()`: the 8-byte SAM form of LUN `lun` in `addr_method`.
+pub fn scst_pack_lun(lun: u64, addr_method: i32) -> [u8; 8] {
+    let mut res: u64 = 0;
+    if lun != 0 {
+        res = ((u64::try_from(addr_method).unwrap_or(0) << 14) | (lun & 0x3fff)) << 48;
+    }
+    res.to_be_bytes()
+}
+
+/// C `scst_tgt_dev_setup_threads()`: the command threads of a new nexus. `threads_num` < 0:
+/// none; 0: the global pool (`scstd`) plus the driver's own; per-initiator pool:
+/// `threads_num` (+ the driver's) threads named `<dev %.10s><tgt_dev#>_<n>`; shared pool:
+/// the device's pool (its threads were started with the device) plus the driver's.
+pub fn scst_tgt_dev_setup_threads(
+    tgt_dev: &Arc<ScstTgtDev>,
+    tgt_dev_num: i32,
+) -> Result<(), Errno> {
+    let dev = &tgt_dev.dev;
+    let tgtt_threads = tgt_dev.sess.tgt.tgtt.threads_num;
+    atomic_set(&tgt_dev.thread_index, -1);
+    let threads_num = atomic_read(&dev.threads_num);
+    if threads_num < 0 {
+        return Ok(());
+    }
+    if threads_num == 0 {
+        // C also keeps an async I/O context here (aic_keeper); no block layer, no need.
+        return crate::scst_main::scst_add_threads(&tgt_dev.active_cmd_threads, None, tgtt_threads);
+    }
+    match atomic_read(&dev.threads_pool_type) {
+        SCST_THREADS_POOL_PER_INITIATOR => {
+            atomic_set(&tgt_dev.thread_index, tgt_dev_num);
+            crate::scst_main::__scst_add_threads(
+                &tgt_dev.active_cmd_threads,
+                None,
+                Some((dev.virt_name.as_str(), tgt_dev_num)),
+                threads_num + tgtt_threads,
+            )
+        }
+        SCST_THREADS_POOL_SHARED => {
+            crate::scst_main::scst_add_threads(&tgt_dev.active_cmd_threads, Some(dev), tgtt_threads)
+        }
+        t => {
+            PRINT_CRIT_ERROR!("Unknown threads pool type {} (dev {})", t, dev.virt_name);
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+/// C `scst_tgt_dev_stop_threads()`: stops what `scst_tgt_dev_setup_threads()` started.
+pub fn scst_tgt_dev_stop_threads(tgt_dev: &Arc<ScstTgtDev>) {
+    let dev = &tgt_dev.dev;
+    let tgtt_threads = tgt_dev.sess.tgt.tgtt.threads_num;
+    let threads_num = atomic_read(&dev.threads_num);
+    if threads_num < 0 {
+        return;
+    }
+    if threads_num == 0 || atomic_read(&dev.threads_pool_type) == SCST_THREADS_POOL_SHARED {
+        if tgtt_threads > 0 {
+            crate::scst_main::scst_del_threads(&tgt_dev.active_cmd_threads, tgtt_threads);
+        }
+        return;
+    }
+    crate::scst_main::scst_del_threads(&tgt_dev.active_cmd_threads, -1);
+}
+
+/// C `scst_alloc_add_tgt_dev()`: the nexus of `sess` with the LUN `acg_dev`: its SN state,
+/// its threads, the handler's `attach_tgt()`, and its place in the device's list and the
+/// session's hash. Called with `scst_mutex` held. (C also queues the POWER ON / RESET unit
+/// attention and sets up PR and ALUA state; those come with their subsystems.)
+pub fn scst_alloc_add_tgt_dev(
+    g: &mut ScstMutexGuard<'_>,
+    sess: &Arc<ScstSession>,
+    acg_dev: &Arc<ScstAcgDev>,
+) -> Result<Arc<ScstTgtDev>, Errno> {
+    let dev = acg_dev.dev.clone();
+    let handler = dev.handler.access(g).clone();
+    let tgtt = &sess.tgt.tgtt;
+    let threads_num = atomic_read(&dev.threads_num);
+    let pool_type = atomic_read(&dev.threads_pool_type);
+    let tgt_dev_cmd_threads = Arc::new(ScstCmdThreads::new());
+    let active_cmd_threads = if threads_num <= 0 {
+        crate::scst_main::scst_main_cmd_threads.clone()
+    } else if pool_type == SCST_THREADS_POOL_SHARED {
+        dev.dev_cmd_threads.clone()
+    } else {
+        tgt_dev_cmd_threads.clone()
+    };
+    let tgt_dev_order_data = Arc::new(ScstOrderData::new());
+    let curr_order_data = if atomic_read(&dev.tst) == i32::from(SCST_TST_1_SEP_TASK_SETS) {
+        tgt_dev_order_data.clone()
+    } else {
+        dev.dev_order_data.clone()
+    };
+    let acg_black_hole = acg_dev.acg.upgrade().is_some_and(|a| {
+        atomic_read(&a.acg_black_hole_type) != crate::scst::SCST_ACG_BLACK_HOLE_NONE
+    });
+    let tgt_dev = Arc::new(ScstTgtDev {
+        lun: acg_dev.lun,
+        sess: sess.clone(),
+        dev: dev.clone(),
+        acg_dev: acg_dev.clone(),
+        tgt_dev_rd_only: acg_dev.acg_dev_rd_only || dev.dev_rd_only.load(SeqCst),
+        tgt_dev_flags: BitWord::new(0),
+        tgt_dev_cmd_count: AtomicT::new(0),
+        active_cmd_threads,
+        tgt_dev_cmd_threads,
+        thread_index: AtomicT::new(-1),
+        tgt_dev_order_data,
+        curr_order_data,
+        tgt_dev_after_init_wr_atomic: handler.parse_atomic
+            && handler.dev_alloc_data_buf_atomic
+            && tgtt.rdy_to_xfer_atomic,
+        tgt_dev_after_exec_atomic: handler.dev_done_atomic && tgtt.xmit_response_atomic,
+        tgt_dev_lock: SpinLock::new(ScstTgtDevLocked {
+            tgt_dev_sense: [0; SCST_SENSE_BUFFERSIZE],
+            tgt_dev_valid_sense_len: 0,
+        }),
+        dh_priv: kemu::sync::RwLock::new(None),
+        sess_tgt_dev_list_entry: AtomicListHandle::new(),
+        dev_tgt_dev_list_entry: AtomicListHandle::new(),
+    });
+    if acg_black_hole {
+        kemu::atomic::set_bit(crate::scst::SCST_TGT_DEV_BLACK_HOLE, &tgt_dev.tgt_dev_flags);
+    }
+
+    let tgt_dev_num = i32::try_from(dev.dev_tgt_dev_list.access(g).len()).unwrap_or(0);
+    scst_tgt_dev_setup_threads(&tgt_dev, tgt_dev_num)?;
+
+    TRACE_DBG!("Calling dev handler's attach_tgt({:?})", tgt_dev);
+    let res = handler.ops.attach_tgt(&tgt_dev);
+    if res != 0 {
+        PRINT_ERROR!(
+            "Device handler's {} attach_tgt() failed: {}",
+            handler.name,
+            res
+        );
+        scst_tgt_dev_stop_threads(&tgt_dev);
+        return Err(crate::scst_main::errno_from_neg(res));
+    }
+
+    let h = dev.dev_tgt_dev_list.access_mut(g).add_tail(tgt_dev.clone());
+    tgt_dev.dev_tgt_dev_list_entry.set(h);
+    let mut l = sess.sess_tgt_dev_list.write();
+    let h = l[SESS_TGT_DEV_LIST_HASH_FN(tgt_dev.lun)].add_tail(tgt_dev.clone());
+    tgt_dev.sess_tgt_dev_list_entry.set(h);
+    drop(l);
+    Ok(tgt_dev)
+}
+
+/// C `scst_free_tgt_dev()`: takes the nexus off its device and session, calls the handler's
+/// `detach_tgt()` and stops its threads. Called with `scst_mutex` held.
+pub fn scst_free_tgt_dev(g: &mut ScstMutexGuard<'_>, tgt_dev: &Arc<ScstTgtDev>) {
+    let dev = &tgt_dev.dev;
+    if let Some(h) = tgt_dev.dev_tgt_dev_list_entry.take() {
+        dev.dev_tgt_dev_list.access_mut(g).del(h);
+    }
+    if let Some(h) = tgt_dev.sess_tgt_dev_list_entry.take() {
+        tgt_dev.sess.sess_tgt_dev_list.write()[SESS_TGT_DEV_LIST_HASH_FN(tgt_dev.lun)].del(h);
+    }
+    let handler = dev.handler.access(g).clone();
+    TRACE_DBG!("Calling dev handler's detach_tgt({:?})", tgt_dev);
+    handler.ops.detach_tgt(tgt_dev);
+    scst_tgt_dev_stop_threads(tgt_dev);
+}
+
+/// C `scst_sess_alloc_tgt_devs()`: a nexus for every LUN of the session's group; on failure
+/// the ones made are freed. Called with `scst_mutex` held.
+pub fn scst_sess_alloc_tgt_devs(
+    g: &mut ScstMutexGuard<'_>,
+    sess: &Arc<ScstSession>,
+) -> Result<(), Errno> {
+    let Some(acg) = sess.acg.access(g).clone() else {
+        return Ok(());
+    };
+    let acg_devs: Vec<_> = acg
+        .acg_dev_list
+        .access(g)
+        .iter()
+        .map(|(_, a)| a.clone())
+        .collect();
+    for acg_dev in &acg_devs {
+        match scst_alloc_add_tgt_dev(g, sess, acg_dev) {
+            Ok(_) | Err(Errno::EPERM) => {}
+            Err(e) => {
+                scst_sess_free_tgt_devs(g, sess);
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// C `scst_sess_free_tgt_devs()`: frees every nexus of the session (going down: no users).
+/// Called with `scst_mutex` held.
+pub fn scst_sess_free_tgt_devs(g: &mut ScstMutexGuard<'_>, sess: &Arc<ScstSession>) {
+    let all: Vec<_> = sess
+        .sess_tgt_dev_list
+        .read()
+        .iter()
+        .flat_map(|l| l.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>())
+        .collect();
+    for tgt_dev in &all {
+        scst_free_tgt_dev(g, tgt_dev);
+    }
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@
 //! of target drivers, targets, virtual device handlers and virtual devices, the command thread
 //! pools, and the module init/exit (`init_scst()`/`exit_scst()`).
 //!
-//! So far the management layer only: there are no commands yet, so the `scstd*` threads and
-//! `scst_initd`/`scsi_tm` wait on their (always empty) queues exactly as in C, and
-//! `scst_suspend_activity()`/`scst_resume_activity()`, which C calls around device
-//! registration, are not needed yet (no command can be in flight).
+//! The `scstd*` threads and the per-device / per-nexus pools run commands
+//! (`scst_targ::scst_cmd_thread`); `scsi_tm` waits for task management, which comes later.
+//! `scst_suspend_activity()`/`scst_resume_activity()`, which C calls around device and LUN
+//! changes, are not ported yet: commands hold activity (`scst_get()`/`scst_put()`,
+//! [`scst_cmd_count`]) so that suspension can be added on top.
 //!
 //! Locks: `scst_mutex` is a static `kemu::sync::Mutex` whose data is [`ScstMutexData`], the
 //! global lists C documents as protected by it; the per-object lists it protects in C are
@@ -161,6 +162,35 @@ pub static scst_mgmt_cmd_list_waitQ: WaitQueueHead = WaitQueueHead::new();
 /// C `scst_main_cmd_threads`: the global pool served by the `scstd<n>` threads.
 pub static scst_main_cmd_threads: LazyLock<Arc<ScstCmdThreads>> =
     LazyLock::new(|| Arc::new(ScstCmdThreads::new()));
+
+/// C `scst_cmd_count` (C keeps it per CPU in `scst_percpu_infos[].cpu_cmd_count`): the
+/// commands in flight that hold activity (`scst_get()`/`scst_put()`); activity suspension
+/// waits for it to drop to zero.
+pub static scst_cmd_count: AtomicT = AtomicT::new(0);
+
+/// C `scst_dev_cmd_waitQ`: woken when `scst_cmd_count` drops to zero.
+pub static scst_dev_cmd_waitQ: WaitQueueHead = WaitQueueHead::new();
+
+/// C module parameter `scst_max_cmd_mem` (MB): the memory all commands in flight may use
+/// (0: a quarter of the RAM, decided by `init_scst()`).
+pub static scst_max_cmd_mem: AtomicT = AtomicT::new(0);
+
+/// C module parameter `scst_max_dev_cmd_mem` (MB): the memory the commands in flight of one
+/// device may use (0: 2/5 of `scst_max_cmd_mem`, decided by `init_scst()`).
+pub static scst_max_dev_cmd_mem: AtomicT = AtomicT::new(0);
+
+/// C `si_meminfo()`'s `totalram` in MB, from `/proc/meminfo` (1 GiB if it cannot be read).
+fn scst_totalram_mb() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(1024, |kb| kb >> 10)
+}
 
 /// C module parameter `scst_threads`: the number of `scstd` threads (0: one per online CPU,
 /// decided by `init_scst()`).
@@ -517,13 +547,26 @@ pub fn scst_unregister_virtual_dev_driver(dev_type: &Arc<ScstDevType>) {
     PRINT_INFO!("Device handler \"{}\" unloaded", dev_type.name);
 }
 
-/// C `scst_add_threads()`: starts `num` more threads for `cmd_threads`, named after the
-/// device (`<virt_name:.13><n>`) or, for the global pool, `scstd<n>`. On failure the threads
-/// started by this call are stopped again. (C's per-`tgt_dev` naming and CPU affinity come
-/// with `scst_tgt_dev`; the wait for a shared io_context is not needed in usermode.)
+/// C `scst_add_threads()` for a global or a device's pool: starts `num` more threads for
+/// `cmd_threads`, named after the device (`<virt_name:.13><n>`) or, for the global pool,
+/// `scstd<n>`. See [`__scst_add_threads`].
 pub fn scst_add_threads(
     cmd_threads: &Arc<ScstCmdThreads>,
     dev: Option<&ScstDevice>,
+    num: i32,
+) -> Result<(), Errno> {
+    __scst_add_threads(cmd_threads, dev, None, num)
+}
+
+/// C `scst_add_threads()` with all its arguments: `tgt_dev` is the (device name, nexus
+/// number) of a per-initiator pool, whose threads are named `<virt_name:.10><nexus>_<n>`
+/// (e.g. `disk00_0`). On failure the threads started by this call are stopped again. (The
+/// CPU affinity of C's per-`tgt_dev` threads and the wait for a shared io_context are not
+/// needed in usermode.)
+pub fn __scst_add_threads(
+    cmd_threads: &Arc<ScstCmdThreads>,
+    dev: Option<&ScstDevice>,
+    tgt_dev: Option<(&str, i32)>,
     num: i32,
 ) -> Result<(), Errno> {
     if num == 0 {
@@ -540,9 +583,10 @@ pub fn scst_add_threads(
     let mut res = Ok(());
     let mut added = 0;
     for _ in 0..num {
-        let name = match dev {
-            Some(d) => format!("{:.13}{}", d.virt_name, n),
-            None => format!("scstd{n}"),
+        let name = match (dev, tgt_dev) {
+            (Some(d), _) => format!("{:.13}{}", d.virt_name, n),
+            (None, Some((dev_name, tgt_dev_num))) => format!("{dev_name:.10}{tgt_dev_num}_{n}"),
+            (None, None) => format!("scstd{n}"),
         };
         n += 1;
         let thr = Arc::new(ScstCmdThreadT {
@@ -634,6 +678,7 @@ pub fn scst_assign_dev_handler(
     TRACE_DBG!("Old handler's detach() returned");
 
     *dev.handler.access_mut(g) = handler.clone();
+    *dev.handler_for_cmds.write() = handler.clone();
     atomic_set(&dev.threads_num, handler.threads_num);
     atomic_set(&dev.threads_pool_type, handler.threads_pool_type);
     atomic_set(&dev.max_tgt_dev_commands, handler.max_tgt_dev_commands);
@@ -722,6 +767,26 @@ pub fn init_scst() -> Result<(), Errno> {
         atomic_set(&scst_threads, n);
     }
     let nthreads = atomic_read(&scst_threads);
+
+    // The memory limits of commands in flight: a quarter of the RAM, 2/5 of that per device.
+    if atomic_read(&scst_max_cmd_mem) == 0 {
+        let mb = i32::try_from(scst_totalram_mb() >> 2).unwrap_or(i32::MAX);
+        atomic_set(&scst_max_cmd_mem, mb.max(1));
+    }
+    let max_cmd_mem = atomic_read(&scst_max_cmd_mem);
+    let max_dev_cmd_mem = atomic_read(&scst_max_dev_cmd_mem);
+    if max_dev_cmd_mem != 0 {
+        if max_dev_cmd_mem > max_cmd_mem {
+            PRINT_ERROR!(
+                "scst_max_dev_cmd_mem ({}) > scst_max_cmd_mem ({})",
+                max_dev_cmd_mem,
+                max_cmd_mem
+            );
+            atomic_set(&scst_max_dev_cmd_mem, max_cmd_mem);
+        }
+    } else {
+        atomic_set(&scst_max_dev_cmd_mem, (max_cmd_mem * 2 / 5).max(1));
+    }
 
     {
         let mut g = scst_mutex.lock();

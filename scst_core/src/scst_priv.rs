@@ -8,7 +8,7 @@
 //! session for freeing) and the core's private limits.
 #![doc(alias = "scst_priv.h")]
 
-use crate::scst::ScstSession;
+use crate::scst::{ScstCmd, ScstSession};
 use crate::scst_lib::scst_sched_session_free;
 use crate::scst_main::scst_trace_flag as TRACE_FLAG;
 use kemu::atomic::{atomic_dec_and_test, atomic_inc_return, atomic_read};
@@ -18,6 +18,47 @@ use std::sync::Arc;
 /// C scst_priv.h `SCST_MAX_TGT_DEV_COMMANDS`: the default `max_tgt_dev_commands` of a
 /// handler that leaves it 0.
 pub const SCST_MAX_TGT_DEV_COMMANDS: i32 = 64;
+
+/// C scst_priv.h `SCST_DEF_LBA_DATA_LEN`: `lba` and `data_len` before the CDB is decoded.
+pub const SCST_DEF_LBA_DATA_LEN: i64 = -1;
+
+/// C scst_priv.h `__scst_cmd_get()`: takes a reference of the command.
+pub fn __scst_cmd_get(cmd: &ScstCmd) {
+    let n = atomic_inc_return(&cmd.cmd_ref);
+    TRACE_DBG!("Incrementing cmd refcnt (new value {})", n);
+}
+
+/// C scst_priv.h `__scst_cmd_put()`: drops a reference of the command; the last one frees it
+/// (`scst_free_cmd()`).
+pub fn __scst_cmd_put(cmd: &Arc<ScstCmd>) {
+    TRACE_DBG!(
+        "Decrementing cmd refcnt (new value {})",
+        atomic_read(&cmd.cmd_ref) - 1
+    );
+    if atomic_dec_and_test(&cmd.cmd_ref) {
+        crate::scst_lib::scst_free_cmd(cmd);
+    }
+}
+
+/// C scst_priv.h `scst_get()`: counts one more command holding activity (taken at LUN
+/// translation); returns C's per-CPU counter index, always 0 here.
+pub fn scst_get() -> i32 {
+    atomic_inc_return(&crate::scst_main::scst_cmd_count);
+    0
+}
+
+/// C scst_priv.h `scst_put()`: the command no longer holds activity; the last one wakes a
+/// waiting activity suspension.
+pub fn scst_put() {
+    if atomic_dec_and_test(&crate::scst_main::scst_cmd_count) {
+        kemu::wait::wake_up_all(&crate::scst_main::scst_dev_cmd_waitQ);
+    }
+}
+
+/// C scst_priv.h `scst_get_cmd_counter()`: the commands holding activity.
+pub fn scst_get_cmd_counter() -> i32 {
+    atomic_read(&crate::scst_main::scst_cmd_count)
+}
 
 /// C `scst_sess_get()`: takes a reference of the session.
 pub fn scst_sess_get(sess: &ScstSession) {

@@ -3,33 +3,55 @@
 // Copyright (C) 2004 - 2005 Leonid Stoljar
 // Copyright (C) 2007 - 2016 SanDisk Corporation
 // Copyright (C) 2026 The scst-rs authors
-//! The port of `scst/src/scst_targ.c`, so far the session side of it: registration and
-//! unregistration of sessions, the management thread `scst_mgmtd` that initialises and frees
-//! them, the procfs group lookup (`__scst_find_acg()` with `wildcmp()`), and the loops of the
-//! command threads (`scstd<n>`, `scst_initd`, `scsi_tm`), which wait on their queues as in C
-//! but have no commands to process yet.
+//! The port of `scst/src/scst_targ.c`: registration and unregistration of sessions, the
+//! management thread `scst_mgmtd` that initialises and frees them, the procfs group lookup
+//! (`__scst_find_acg()` with `wildcmp()`), the command datapath — `scst_rx_cmd()`,
+//! `scst_cmd_init_done()`, the `SCST_CMD_STATE_*` state machine driven by
+//! `scst_process_active_cmd()`, SN ordering, local execution (REPORT LUNS, REQUEST SENSE),
+//! `scst_tgt_cmd_done()` — and the command threads (`scstd<n>`, the devices' and nexuses'
+//! pools, `scst_initd`) that run it; `scsi_tm` waits for task management.
+//!
+//! Execution contexts: `SCST_CONTEXT_DIRECT(_ATOMIC)` continue on the caller's thread,
+//! `SCST_CONTEXT_THREAD` queues the command on its pool (`cmd_threads`: the global pool
+//! before LUN translation, then the nexus's `active_cmd_threads`), `SCST_CONTEXT_SAME` is
+//! the caller's context, and `SCST_CONTEXT_TASKLET` is a thread too (no tasklets in
+//! usermode, as in the C usermode adaptation).
 #![doc(alias = "scst_targ.c")]
 
-use crate::scst::{
-    scst_sess_set_tgt_priv, ScstAcg, ScstCmdThreadT, ScstCmdThreadsLists, ScstInitResultFn,
-    ScstSession, ScstTgt, ScstUnregDoneFn, TgtPriv, SCST_SESS_IPH_FAILED, SCST_SESS_IPH_INITING,
-    SCST_SESS_IPH_READY, SCST_SESS_IPH_SUCCESS, SCST_SESS_SPH_SHUTDOWN,
-};
+use crate::scst::*;
+use crate::scst_const::*;
 use crate::scst_lib::{
-    scst_alloc_session, scst_free_session, scst_free_session_callback, scst_get_acg,
+    cdb_byte, scst_adjust_resp_data_len_locked, scst_alloc_cmd, scst_alloc_session,
+    scst_alloc_space_locked, scst_cdrom_generic_parse, scst_cmd_set_write_no_data_received_locked,
+    scst_free_session, scst_free_session_callback, scst_get_acg, scst_get_cdb_info_locked,
+    scst_pack_lun, scst_sbc_generic_parse, scst_sense_response_code, scst_set_busy_locked,
+    scst_set_cmd_abnormal_done_state, scst_set_cmd_abnormal_done_state_locked,
+    scst_set_cmd_error_locked, scst_set_cmd_error_status_locked,
+    scst_set_invalid_field_in_cdb_locked, scst_set_resp_data_len_locked, scst_set_sense,
+    scst_unpack_lun, scst_with_buf_full_sense_locked, scst_with_buf_locked,
 };
 use crate::scst_main::{
     scst_init_cmd_list_waitQ, scst_init_lock, scst_mcmd_lock, scst_mgmt_cmd_list_waitQ,
-    scst_mgmt_lock, scst_mgmt_waitQ, scst_mutex, scst_trace_flag as TRACE_FLAG, ScstInitLists,
-    ScstMcmdLists, ScstMgmtLists, ScstMutexGuard,
+    scst_mgmt_lock, scst_mgmt_waitQ, scst_mutex, scst_null_devtype, scst_trace_flag as TRACE_FLAG,
+    ScstInitLists, ScstMcmdLists, ScstMgmtLists, ScstMutexGuard,
 };
-use crate::scst_priv::{scst_sess_get, scst_sess_put};
-use kemu::atomic::{atomic_read, atomic_set};
+use crate::scst_priv::{
+    __scst_cmd_get, __scst_cmd_put, scst_get, scst_put, scst_sess_get, scst_sess_put,
+    SCST_MAX_TGT_DEV_COMMANDS,
+};
+use kemu::atomic::{
+    atomic_dec, atomic_dec_and_test, atomic_inc, atomic_inc_return, atomic_read, atomic_set,
+    set_bit, smp_mb, test_and_set_bit, test_bit,
+};
 use kemu::completion::{wait_for_completion, Completion};
 use kemu::kthread::{current, kthread_should_stop, set_user_nice};
-use kemu::printk::TRACE_MINOR;
-use kemu::wait::{wait_event_locked, wake_up};
-use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_INFO, TRACE, TRACE_DBG, TRACE_MGMT_DBG};
+use kemu::printk::{TRACE_FLOW_CONTROL, TRACE_MEMORY, TRACE_MINOR, TRACE_OUT_OF_MEM, TRACE_SCSI};
+use kemu::wait::{wait_event_locked, wake_up, wake_up_all};
+use kemu::{
+    Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, PRINT_WARNING, TRACE, TRACE_DBG, TRACE_MEM,
+    TRACE_MGMT_DBG,
+};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 /// C `test_cmd_threads()`: whether a command thread has something to do: commands on its own
@@ -41,11 +63,11 @@ fn test_cmd_threads(thr: &ScstCmdThreadT, p: &ScstCmdThreadsLists) -> bool {
         || kthread_should_stop()
 }
 
-/// C `scst_cmd_thread()`: the loop of a pool thread (`scstd<n>` for the global pool). It
-/// sleeps on the pool's `cmd_list_waitQ` with `wait_event_locked()` (exclusive, at the head
-/// of the queue, so the most recently idle thread is woken first) until there is work or it
-/// is stopped. Commands do not exist yet, so there is never work; the processing part of the
-/// loop (local queue preferred 2:1 over the pool's) comes with `scst_process_active_cmd()`.
+/// C `scst_cmd_thread()`: the loop of a pool thread (`scstd<n>`, `<dev>N_M` …). It sleeps
+/// on the pool's `cmd_list_waitQ` (exclusive, at the head of the queue, so the most recently
+/// idle thread is woken first) until there is work or it is stopped, then processes
+/// commands: its own queue (commands that already ran on it) is preferred 2:1 over the
+/// pool's, since two is the average number of intermediate states reaching this point.
 pub fn scst_cmd_thread(thr: Arc<ScstCmdThreadT>) -> i32 {
     TRACE!(
         TRACE_MINOR,
@@ -59,7 +81,37 @@ pub fn scst_cmd_thread(thr: Arc<ScstCmdThreadT>) -> i32 {
         wait_event_locked(&p_cmd_threads.cmd_list_waitQ, &mut p, |l| {
             test_cmd_threads(&thr, l)
         });
-        // No command can be queued before ScstCmd is ported: nothing to process.
+        loop {
+            let mut someth_done = false;
+            if let Some(cmd) = p.active_cmd_list.pop_front() {
+                cmd.cmd_list_entry.take();
+                kemu::sync::SpinLockGuard::unlocked(&mut p, || {
+                    {
+                        let mut d = cmd.d.lock();
+                        if d.cmd_thr.is_none() {
+                            TRACE_DBG!("Assigning thread to cmd");
+                            d.cmd_thr = Some(thr.clone());
+                        }
+                    }
+                    scst_process_active_cmd(&cmd, false);
+                });
+                someth_done = true;
+            }
+            let mut thr_cnt = 0;
+            while thr_cnt < 2 {
+                let next = thr.thr_cmd_list_lock.lock_irq().pop_front();
+                let Some(cmd) = next else { break };
+                cmd.cmd_list_entry.take();
+                kemu::sync::SpinLockGuard::unlocked(&mut p, || {
+                    scst_process_active_cmd(&cmd, false)
+                });
+                someth_done = true;
+                thr_cnt += 1;
+            }
+            if !someth_done {
+                break;
+            }
+        }
     }
     drop(p);
 
@@ -78,7 +130,7 @@ fn test_init_cmd_list(l: &ScstInitLists) -> bool {
 }
 
 /// C `scst_init_thread()` (`scst_initd`): waits on `scst_init_cmd_list_waitQ` under
-/// `scst_init_lock` for new commands to route to their device (`scst_do_job_init()`, later).
+/// `scst_init_lock` for new commands to route to their device (`scst_do_job_init()`).
 pub fn scst_init_thread() -> i32 {
     PRINT_INFO!("Init thread started");
     set_user_nice(&current(), -10);
@@ -86,7 +138,7 @@ pub fn scst_init_thread() -> i32 {
     let mut l = scst_init_lock.lock_irq();
     while !kthread_should_stop() {
         wait_event_locked(&scst_init_cmd_list_waitQ, &mut l, |l| test_init_cmd_list(l));
-        // scst_do_job_init() comes with the command path.
+        scst_do_job_init(&mut l);
     }
     // On stop (module unload) the list must be empty.
     let empty = l.scst_init_cmd_list.is_empty();
@@ -119,6 +171,2383 @@ pub fn scst_tm_thread() -> i32 {
 
     PRINT_INFO!("Task management thread finished");
     0
+}
+
+/// C scst_priv.h `TRACE_SN()`: SN tracing (C's `TRACE_SCSI_SERIALIZING` flag; here debug).
+macro_rules! TRACE_SN {
+    ($($arg:tt)*) => {
+        TRACE_DBG!($($arg)*)
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command path: from scst_rx_cmd() through the SCST_CMD_STATE_* state machine to
+// scst_finish_cmd()
+// ---------------------------------------------------------------------------------------------
+//
+// The state machine is C's: scst_process_active_cmd() calls the function of the current state
+// until one answers "continue with the next command" (the command went passive: waiting for
+// the driver, the handler, the SN order or a thread) or "needs a thread" (requeued to its
+// pool). The command's data (`cmd.d`) is locked only inside one step and never across a
+// callback into the target driver or the handler, so they may use the accessors freely, and
+// may continue the command from inside their callback (SCST_CONTEXT_SAME / DIRECT), as in C.
+
+/// C `scst_schedule_tasklet()`: C runs the command in a per-CPU tasklet. There are no tasklets
+/// in usermode, so (as the C usermode adaptation does) the command goes to a thread of its
+/// pool, which is `SCST_CONTEXT_THREAD`.
+fn scst_schedule_tasklet(cmd: &Arc<ScstCmd>) {
+    scst_add_to_active_cmd_list(cmd);
+}
+
+/// The `SCST_CONTEXT_THREAD` branch shared by several C functions: queue the command on its
+/// pool's `active_cmd_list` (HEAD OF QUEUE commands at the head) and wake one thread.
+fn scst_add_to_active_cmd_list(cmd: &Arc<ScstCmd>) {
+    let (p, hq) = {
+        let d = cmd.d.lock();
+        (
+            d.cmd_threads.clone(),
+            d.queue_type == SCST_CMD_QUEUE_HEAD_OF_QUEUE,
+        )
+    };
+    let mut l = p.cmd_list_lock.lock_irqsave();
+    TRACE_DBG!("Adding cmd to active cmd list");
+    let h = if hq {
+        l.active_cmd_list.add(cmd.clone())
+    } else {
+        l.active_cmd_list.add_tail(cmd.clone())
+    };
+    cmd.cmd_list_entry.set(h);
+    wake_up(&p.cmd_list_waitQ);
+    drop(l);
+}
+
+/// C `__scst_rx_cmd()`: binds the new command to its session (a session reference per
+/// command) and decodes the LUN; an invalid LUN field is LOGICAL UNIT NOT SUPPORTED.
+fn __scst_rx_cmd(cmd: &Arc<ScstCmd>, sess: &Arc<ScstSession>, lun: &[u8]) {
+    scst_sess_get(sess);
+    let mut d = cmd.d.lock();
+    d.lun = scst_unpack_lun(lun);
+    if d.lun == NO_SUCH_LUN {
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_lun_not_supported);
+        scst_set_cmd_error_locked(&mut d, k, a, q);
+    }
+    TRACE_DBG!("cmd for sess {}", sess.initiator_name);
+}
+
+/// C `scst_rx_cmd()`: a new command of `sess` for the SAM LUN field `lun` with `cdb`; None if
+/// it cannot be allocated (a CDB of length 0 or longer than `SCST_MAX_LONG_CDB_SIZE`). The
+/// driver then sets tag, expected values, queue type … and calls [`scst_cmd_init_done`].
+/// Must not race with `scst_unregister_session()` of the same session.
+pub fn scst_rx_cmd(
+    sess: &Arc<ScstSession>,
+    lun: &[u8],
+    cdb: &[u8],
+    atomic: bool,
+) -> Option<Arc<ScstCmd>> {
+    if atomic_read(&sess.shut_phase) != SCST_SESS_SPH_READY {
+        PRINT_CRIT_ERROR!("New cmd while shutting down the session");
+    }
+    let cmd = match scst_alloc_cmd(sess, cdb) {
+        Ok(c) => c,
+        Err(_) => {
+            TRACE_DBG!("Allocation of scst_cmd failed");
+            return None;
+        }
+    };
+    cmd.d.lock().atomic = atomic;
+    __scst_rx_cmd(&cmd, sess, lun);
+    Some(cmd)
+}
+
+/// C `scst_init_cmd()`: LUN translation in the caller's context, unless earlier commands
+/// still wait on `scst_init_cmd_list` (then, to keep the order, this one queues behind them
+/// for `scst_initd`). Returns < 0 if the caller must stop (queued), >= 0 to go on; may change
+/// the context to a thread one (the "small context optimization").
+fn scst_init_cmd(cmd: &Arc<ScstCmd>, context: &mut ScstExecContext) -> i32 {
+    let busy = !scst_init_lock.lock_irqsave().scst_init_cmd_list.is_empty();
+    let redirect = if busy {
+        TRACE_DBG!("init cmd list busy");
+        true
+    } else {
+        let rc = __scst_init_cmd(cmd);
+        if rc > 0 {
+            true
+        } else if rc != 0 {
+            return 1;
+        } else {
+            false
+        }
+    };
+    if !redirect {
+        if *context == SCST_CONTEXT_TASKLET || *context == SCST_CONTEXT_DIRECT_ATOMIC {
+            let d = cmd.d.lock();
+            if (d.data_direction | d.expected_data_direction) & SCST_DATA_WRITE != 0 {
+                if !d
+                    .tgt_dev
+                    .as_ref()
+                    .is_some_and(|t| t.tgt_dev_after_init_wr_atomic)
+                {
+                    *context = SCST_CONTEXT_THREAD;
+                }
+            } else {
+                *context = SCST_CONTEXT_THREAD;
+            }
+        }
+        return 0;
+    }
+
+    let preprocessing_only = cmd.d.lock().preprocessing_only;
+    if preprocessing_only {
+        // For single-threaded targets, where blocking the receiver blocks everything (an
+        // iSCSI target could not receive Data-Out any more): answer BUSY instead of waiting.
+        {
+            let mut d = cmd.d.lock();
+            scst_set_busy_locked(&mut d, &cmd.sess);
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+        }
+        // Keep the initiator away from too many BUSY commands.
+        kemu::timer::msleep(50);
+        1
+    } else {
+        let mut l = scst_init_lock.lock_irqsave();
+        TRACE_DBG!("Adding cmd to init cmd list");
+        let h = l.scst_init_cmd_list.add_tail(cmd.clone());
+        cmd.cmd_list_entry.set(h);
+        drop(l);
+        wake_up(&scst_init_cmd_list_waitQ);
+        -1
+    }
+}
+
+/// C `scst_cmd_init_done()`: the driver finished its part of the command's initialisation;
+/// the command enters the state machine in the context `pref_context` (`SCST_CONTEXT_SAME` is
+/// not allowed here).
+///
+/// Unless `set_sn_on_restart_cmd` is set, calls for one session and LUN must not run in
+/// parallel (the lock-free SN fast path relies on it); a target with several command sources
+/// per session sets `multithreaded_init_done` instead.
+pub fn scst_cmd_init_done(cmd: &Arc<ScstCmd>, pref_context: ScstExecContext) {
+    let mut pref_context = pref_context;
+    let sess = &cmd.sess;
+    TRACE_DBG!("Preferred context: {:?}", pref_context);
+    {
+        let d = cmd.d.lock();
+        TRACE!(
+            TRACE_SCSI,
+            "NEW CDB: len {}, lun {}, initiator {}, target {}, queue_type {:x}, tag {}",
+            d.cdb_len,
+            d.lun,
+            sess.initiator_name,
+            cmd.tgt.tgt_name,
+            d.queue_type,
+            d.tag
+        );
+    }
+
+    atomic_inc(&sess.sess_cmd_count);
+
+    let mut l = sess.sess_list_lock.lock_irqsave();
+    let init_phase = atomic_read(&sess.init_phase);
+    let mut failed = false;
+    if init_phase != SCST_SESS_IPH_READY {
+        // Commands are on the session's list from the very beginning, or task management
+        // could miss them; deferred ones are already there.
+        if cmd.sess_cmd_list_entry.get().is_none() {
+            let h = l.sess_cmd_list.add_tail(cmd.clone());
+            cmd.sess_cmd_list_entry.set(h);
+        }
+        match init_phase {
+            SCST_SESS_IPH_SUCCESS => {}
+            SCST_SESS_IPH_INITING => {
+                TRACE_DBG!("Adding cmd to init deferred cmd list");
+                let h = l.init_deferred_cmd_list.add_tail(cmd.clone());
+                cmd.cmd_list_entry.set(h);
+                return;
+            }
+            SCST_SESS_IPH_FAILED => failed = true,
+            p => {
+                PRINT_CRIT_ERROR!("Unknown session init phase {}", p);
+                panic!("scst_cmd_init_done: unknown session init phase");
+            }
+        }
+    } else {
+        let h = l.sess_cmd_list.add_tail(cmd.clone());
+        cmd.sess_cmd_list_entry.set(h);
+    }
+    drop(l);
+
+    let mut d = cmd.d.lock();
+    if failed {
+        scst_set_busy_locked(&mut d, sess);
+    } else if d.queue_type > SCST_CMD_QUEUE_ACA {
+        PRINT_ERROR!("Unsupported queue type {}", d.queue_type);
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
+        scst_set_cmd_error_locked(&mut d, k, a, q);
+    }
+
+    if d.status != SAM_STAT_GOOD {
+        scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+        drop(d);
+    } else {
+        drop(d);
+        // The command must be initialised here to keep the order; a command the driver
+        // already completed is initialised too, to learn the sense format to use.
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_INIT);
+        let rc = scst_init_cmd(cmd, &mut pref_context);
+        if rc < 0 {
+            return;
+        }
+    }
+
+    // Here the command is on no command list and no lock is held.
+    match pref_context {
+        SCST_CONTEXT_TASKLET => scst_schedule_tasklet(cmd),
+        SCST_CONTEXT_DIRECT => scst_process_active_cmd(cmd, false),
+        SCST_CONTEXT_DIRECT_ATOMIC => scst_process_active_cmd(cmd, true),
+        SCST_CONTEXT_THREAD => scst_add_to_active_cmd_list(cmd),
+        c => {
+            PRINT_ERROR!("Context {:?} is undefined, using the thread one", c);
+            scst_add_to_active_cmd_list(cmd);
+        }
+    }
+}
+
+/// C scst.h `scst_cmd_init_stage1_done()`: [`scst_cmd_init_done`] for a command that stops
+/// after PREPARE_SPACE for the driver's `preprocessing_done()`; with `set_sn` false its SN is
+/// assigned only at [`scst_restart_cmd`].
+pub fn scst_cmd_init_stage1_done(cmd: &Arc<ScstCmd>, pref_context: ScstExecContext, set_sn: bool) {
+    {
+        let mut d = cmd.d.lock();
+        d.preprocessing_only = true;
+        d.set_sn_on_restart_cmd = !set_sn;
+    }
+    scst_cmd_init_done(cmd, pref_context);
+}
+
+/// C scst.h `scst_get_active_cmd_count()` (also reachable here, where the iSCSI driver
+/// looks for it).
+pub use crate::scst::scst_get_active_cmd_count;
+
+/// C `scst_pre_parse()`: decodes the CDB with the table (the expected values the transport
+/// supplies are not trusted) and decides whether the expected SN advances only when the
+/// command is done (synchronous handlers, NACA, restricted reordering, ORDERED).
+pub fn scst_pre_parse(cmd: &Arc<ScstCmd>) -> i32 {
+    let mut d = cmd.d.lock();
+    let rc = scst_get_cdb_info_locked(&mut d);
+    if rc != 0 {
+        if rc > 0 {
+            TRACE!(
+                TRACE_MINOR,
+                "Failed CDB {:02x?}",
+                &d.cdb[..d.cdb_len.min(d.cdb.len())]
+            );
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_field_in_cdb);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            return -1;
+        }
+        TRACE!(
+            TRACE_MINOR,
+            "Unknown opcode 0x{:02x} for {}. Should you update scst_scsi_op_table?",
+            cdb_byte(&d, 0),
+            d.devt.as_ref().map_or("?", |t| t.name)
+        );
+    }
+    let exec_sync = d.devt.as_ref().is_some_and(|t| t.exec_sync);
+    let (own_order, queue_alg) = d.dev.as_ref().map_or((false, 1), |dev| {
+        (
+            dev.has_own_order_mgmt.load(SeqCst),
+            atomic_read(&dev.queue_alg),
+        )
+    });
+    d.inc_expected_sn_on_done = exec_sync
+        || d.cmd_naca
+        || (!own_order
+            && (queue_alg == i32::from(SCST_QUEUE_ALG_0_RESTRICTED_REORDER)
+                || d.queue_type == SCST_CMD_QUEUE_ORDERED));
+    TRACE_DBG!(
+        "op_name <{}>, direction={} (expected {}, set {}), lba {}, bufflen={}, data_len {}, flags=0x{:x}",
+        d.op_name,
+        d.data_direction,
+        d.expected_data_direction,
+        d.expected_values_set,
+        d.lba,
+        d.bufflen,
+        d.data_len,
+        d.op_flags
+    );
+    0
+}
+
+/// C `scst_is_allowed_to_mismatch_cmd()`: TEST UNIT READY may come with READ direction (some
+/// initiators send it so).
+fn scst_is_allowed_to_mismatch_cmd(d: &ScstCmdData) -> bool {
+    cdb_byte(d, 0) == TEST_UNIT_READY
+        && (d.expected_data_direction == SCST_DATA_READ
+            || d.expected_data_direction == SCST_DATA_NONE)
+}
+
+/// C `scst_bufflen_eq_expecten_len()` (no T10-PI in the port).
+fn scst_bufflen_eq_expecten_len(d: &ScstCmdData) -> bool {
+    d.bufflen == d.expected_transfer_len_full
+}
+
+/// C `scst_do_internal_parsing()`: the generic parse of the device's type, for commands the
+/// core executes itself (`SCST_FULLY_LOCAL_CMD`).
+fn scst_do_internal_parsing(cmd: &Arc<ScstCmd>) -> CmdState {
+    let type_ = cmd.d.lock().dev.as_ref().map_or(-1, |d| d.type_);
+    let rc = match type_ {
+        TYPE_DISK => scst_sbc_generic_parse(cmd),
+        TYPE_ROM => scst_cdrom_generic_parse(cmd),
+        _ => {
+            PRINT_ERROR!("Internal parse for type {} not supported", type_);
+            let mut d = cmd.d.lock();
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            return SCST_CMD_STATE_DEFAULT;
+        }
+    };
+    let _ = rc;
+    SCST_CMD_STATE_DEFAULT
+}
+
+/// C `scst_parse_cmd()` (state PARSE): the handler's `parse()`, then the checks of what it
+/// decided against the CDB table and the transport's expected values.
+fn scst_parse_cmd(cmd: &Arc<ScstCmd>) -> i32 {
+    let (devt, orig_bufflen, fully_local, atomic) = {
+        let d = cmd.d.lock();
+        (
+            d.devt.clone(),
+            d.bufflen,
+            d.op_flags & SCST_FULLY_LOCAL_CMD != 0,
+            d.atomic,
+        )
+    };
+    let Some(devt) = devt else {
+        PRINT_CRIT_ERROR!("PARSE without a device handler");
+        return SCST_CMD_STATE_RES_CONT_NEXT;
+    };
+
+    let mut state;
+    if !fully_local {
+        if !devt.parse_atomic && atomic {
+            // Should not happen because of the SCST_TGT_DEV_AFTER_* optimization.
+            TRACE!(
+                TRACE_MINOR,
+                "Dev handler {} parse() needs thread context, rescheduling",
+                devt.name
+            );
+            return SCST_CMD_STATE_RES_NEED_THREAD;
+        }
+        TRACE_DBG!("Calling dev handler {} parse()", devt.name);
+        state = devt.ops.parse(cmd);
+        TRACE_DBG!("Dev handler {} parse() returned {:?}", devt.name, state);
+        match state {
+            SCST_CMD_STATE_NEED_THREAD_CTX => {
+                TRACE_DBG!(
+                    "Dev handler {} parse() requested thread context, rescheduling",
+                    devt.name
+                );
+                return SCST_CMD_STATE_RES_NEED_THREAD;
+            }
+            // The command may be gone: the handler continues it itself.
+            SCST_CMD_STATE_STOP => return SCST_CMD_STATE_RES_CONT_NEXT,
+            _ => {}
+        }
+    } else {
+        state = scst_do_internal_parsing(cmd);
+    }
+
+    if state == SCST_CMD_STATE_DEFAULT {
+        state = SCST_CMD_STATE_PREPARE_SPACE;
+    }
+
+    let mut d = cmd.d.lock();
+    let mut res = SCST_CMD_STATE_RES_CONT_SAME;
+    // `out_done` of C: finish the command with the sense set.
+    let done = 'checks: {
+        if d.status != 0 {
+            break 'checks false;
+        }
+        if d.op_flags & SCST_INFO_VALID == 0 {
+            PRINT_WARNING!("Refusing unknown opcode {:x}", cdb_byte(&d, 0));
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_opcode);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            break 'checks true;
+        }
+        if d.cdb_len == 0 {
+            PRINT_ERROR!(
+                "Unable to get CDB length for opcode {}. Returning INVALID OPCODE",
+                d.op_name
+            );
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_opcode);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            break 'checks true;
+        }
+        if d.op_flags & SCST_UNKNOWN_LENGTH != 0 {
+            if d.expected_values_set {
+                // The length cannot be decoded from the CDB: use the expected value, limited
+                // to something reasonable (15 MB).
+                d.bufflen = d.expected_transfer_len_full.min(15 * 1024 * 1024);
+                d.data_len = i64::from(d.bufflen);
+                if d.data_direction == SCST_DATA_BIDI {
+                    d.out_bufflen = d.expected_out_transfer_len.min(15 * 1024 * 1024);
+                }
+            } else if d.bufflen == 0 {
+                PRINT_ERROR!(
+                    "Unknown data transfer length for opcode {} (handler {}, target {})",
+                    d.op_name,
+                    devt.name,
+                    cmd.tgtt.name
+                );
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
+                scst_set_cmd_error_locked(&mut d, k, a, q);
+                break 'checks true;
+            }
+            d.op_flags &= !SCST_UNKNOWN_LENGTH;
+        }
+        if d.cmd_linked {
+            PRINT_ERROR!("Linked commands are not supported (opcode {})", d.op_name);
+            let off = d.cdb_len - 1;
+            scst_set_invalid_field_in_cdb_locked(&mut d, off, SCST_INVAL_FIELD_BIT_OFFS_VALID);
+            break 'checks true;
+        }
+        let hw_error = 'hw: {
+            if d.dh_data_buf_alloced && orig_bufflen > d.bufflen {
+                PRINT_ERROR!(
+                    "Dev handler supplied data buffer (size {}), is less, than required (size {})",
+                    d.bufflen,
+                    orig_bufflen
+                );
+                break 'hw true;
+            }
+            if d.expected_values_set {
+                if d.data_direction != d.expected_data_direction
+                    && (d.expected_data_direction != SCST_DATA_NONE || d.bufflen != 0)
+                    && !scst_is_allowed_to_mismatch_cmd(&d)
+                {
+                    PRINT_ERROR!(
+                        "Expected data direction {} for opcode {} (handler {}, target {}) doesn't match decoded value {}",
+                        d.expected_data_direction,
+                        d.op_name,
+                        devt.name,
+                        cmd.tgtt.name,
+                        d.data_direction
+                    );
+                    let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
+                    scst_set_cmd_error_locked(&mut d, k, a, q);
+                    break 'checks true;
+                }
+                if !scst_bufflen_eq_expecten_len(&d) {
+                    TRACE!(
+                        TRACE_MINOR,
+                        "Warning: expected transfer length {} for opcode {} doesn't match decoded value {}",
+                        d.expected_transfer_len_full,
+                        d.op_name,
+                        d.bufflen
+                    );
+                    if d.expected_data_direction & (SCST_DATA_READ | SCST_DATA_WRITE) != 0 {
+                        d.resid_possible = true;
+                    }
+                }
+                if d.out_bufflen != d.expected_out_transfer_len {
+                    d.resid_possible = true;
+                }
+            }
+            if d.data_direction == SCST_DATA_UNKNOWN {
+                PRINT_ERROR!(
+                    "Unknown data direction (opcode {}, handler {})",
+                    d.op_name,
+                    devt.name
+                );
+                break 'hw true;
+            }
+            if d.op_flags & SCST_UNKNOWN_LBA != 0 {
+                PRINT_ERROR!("Unknown LBA (opcode {}, handler {})", d.op_name, devt.name);
+                break 'hw true;
+            }
+            false
+        };
+        if hw_error {
+            // dev_done() is still called as part of the regular finish.
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            break 'checks true;
+        }
+        false
+    };
+
+    if done {
+        scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+        return SCST_CMD_STATE_RES_CONT_SAME;
+    }
+
+    // set_res: by SPC a zero length for a data transfer command is no error; fix the
+    // direction.
+    if d.bufflen == 0 {
+        d.data_direction = SCST_DATA_NONE;
+    }
+    scst_set_cmd_state(cmd, state);
+    if d.resp_data_len == -1 {
+        d.resp_data_len = if d.data_direction & SCST_DATA_READ != 0 {
+            d.bufflen
+        } else {
+            0
+        };
+    }
+    // No atomic command on the execution stages; parse() may have changed the direction.
+    if d.atomic && d.data_direction & SCST_DATA_WRITE == 0 {
+        TRACE_DBG!("Atomic context and non-WRITE data direction, rescheduling");
+        res = SCST_CMD_STATE_RES_NEED_THREAD;
+    }
+    let black_hole = d
+        .tgt_dev
+        .as_ref()
+        .is_some_and(|t| kemu::atomic::test_bit(SCST_TGT_DEV_BLACK_HOLE, &t.tgt_dev_flags));
+    drop(d);
+    if black_hole {
+        // Aborting black-holed commands comes with task management (scst_abort_cmd()).
+        TRACE_MGMT_DBG!(
+            "Black hole command of initiator {}",
+            cmd.sess.initiator_name
+        );
+    }
+    res
+}
+
+/// C `scst_set_write_len()`: how much write data the driver must receive.
+fn scst_set_write_len(d: &mut ScstCmdData) {
+    if d.data_direction & SCST_DATA_READ != 0 {
+        d.write_len = d.out_bufflen;
+    } else {
+        d.write_len = d.bufflen;
+    }
+    if d.resid_possible {
+        if d.data_direction & SCST_DATA_READ != 0 {
+            d.write_len = d.out_bufflen.min(d.expected_out_transfer_len);
+        } else {
+            d.write_len = d.bufflen.min(d.expected_transfer_len_full);
+        }
+    }
+}
+
+/// C `scst_prepare_space()` (state PREPARE_SPACE): the data buffer, from the handler's
+/// `dev_alloc_data_buf()`, the driver's `tgt_alloc_data_buf()` or the core; then
+/// PREPROCESSING_DONE (if the driver asked), RDY_TO_XFER (writes) or TGT_PRE_EXEC.
+fn scst_prepare_space(cmd: &Arc<ScstCmd>) -> i32 {
+    let (dir, fully_local, devt, atomic, tgt_need) = {
+        let d = cmd.d.lock();
+        (
+            d.data_direction,
+            d.op_flags & SCST_FULLY_LOCAL_CMD != 0,
+            d.devt.clone(),
+            d.atomic,
+            d.tgt_need_alloc_data_buf,
+        )
+    };
+    'alloc: {
+        if dir == SCST_DATA_NONE {
+            break 'alloc;
+        }
+        if let (false, Some(devt)) = (fully_local, devt.as_ref()) {
+            if !devt.dev_alloc_data_buf_atomic && atomic {
+                TRACE!(
+                    TRACE_MINOR,
+                    "Dev handler {} dev_alloc_data_buf() needs thread context, rescheduling",
+                    devt.name
+                );
+                return SCST_CMD_STATE_RES_NEED_THREAD;
+            }
+            if let Some(state) = devt.ops.dev_alloc_data_buf(cmd) {
+                match state {
+                    SCST_CMD_STATE_NEED_THREAD_CTX => return SCST_CMD_STATE_RES_NEED_THREAD,
+                    SCST_CMD_STATE_STOP => return SCST_CMD_STATE_RES_CONT_NEXT,
+                    SCST_CMD_STATE_DEFAULT => {}
+                    s => {
+                        scst_set_cmd_state(cmd, s);
+                        return SCST_CMD_STATE_RES_CONT_SAME;
+                    }
+                }
+            }
+        }
+
+        let mut r = 0;
+        let mut skip_alloc = false;
+        if tgt_need {
+            let orig_bufflen = cmd.d.lock().bufflen;
+            TRACE_MEM!("Calling tgt {} tgt_alloc_data_buf()", cmd.tgt.tgt_name);
+            match cmd.tgtt.ops.tgt_alloc_data_buf(cmd) {
+                Some(rr) if rr > 0 => {}
+                Some(0) => {
+                    let mut d = cmd.d.lock();
+                    if !(d.bufflen == 0 && d.tgt_i_sg.is_empty()) {
+                        d.tgt_i_data_buf_alloced = true;
+                        if orig_bufflen < d.bufflen {
+                            PRINT_ERROR!(
+                                "Target driver allocated data buffer (size {}), is less, than required (size {})",
+                                orig_bufflen,
+                                d.bufflen
+                            );
+                            let e = if d.data_direction & SCST_DATA_WRITE != 0 {
+                                scst_sense_write_error
+                            } else {
+                                scst_sense_read_error
+                            };
+                            scst_set_cmd_error_locked(&mut d, e.0, e.1, e.2);
+                            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+                            return SCST_CMD_STATE_RES_CONT_SAME;
+                        }
+                    }
+                }
+                Some(rr) => {
+                    r = rr;
+                    skip_alloc = true;
+                }
+                None => {}
+            }
+        }
+        if !skip_alloc {
+            let mut d = cmd.d.lock();
+            if !d.tgt_i_data_buf_alloced && !d.dh_data_buf_alloced {
+                r = if scst_alloc_space_locked(&mut d).is_ok() {
+                    0
+                } else {
+                    -1
+                };
+            } else if d.tgt_i_data_buf_alloced && !d.dh_data_buf_alloced {
+                d.sg = std::mem::take(&mut d.tgt_i_sg);
+                d.sg_cnt = d.tgt_i_sg_cnt;
+                r = 0;
+            } else {
+                r = 0;
+            }
+        }
+        if r != 0 {
+            if atomic {
+                TRACE!(
+                    TRACE_MEMORY,
+                    "Atomic memory allocation failed, rescheduling to the thread"
+                );
+                return SCST_CMD_STATE_RES_NEED_THREAD;
+            }
+            let mut d = cmd.d.lock();
+            TRACE!(TRACE_OUT_OF_MEM, "Unable to allocate or build requested buffer (size {}), sending BUSY or QUEUE FULL status", d.bufflen);
+            scst_set_busy_locked(&mut d, &cmd.sess);
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            return SCST_CMD_STATE_RES_CONT_SAME;
+        }
+    }
+
+    // done:
+    let mut d = cmd.d.lock();
+    if d.preprocessing_only {
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_PREPROCESSING_DONE);
+        if d.data_direction & SCST_DATA_WRITE != 0 {
+            scst_set_write_len(&mut d);
+        }
+    } else if d.data_direction & SCST_DATA_WRITE != 0 {
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_RDY_TO_XFER);
+        scst_set_write_len(&mut d);
+    } else {
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_TGT_PRE_EXEC);
+    }
+    SCST_CMD_STATE_RES_CONT_SAME
+}
+
+/// C `scst_preprocessing_done()` (state PREPROCESSING_DONE): hands the command to the
+/// driver's `preprocessing_done()`; it comes back with [`scst_restart_cmd`].
+fn scst_preprocessing_done(cmd: &Arc<ScstCmd>) -> i32 {
+    cmd.d.lock().preprocessing_only = false;
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_PREPROCESSING_DONE_CALLED);
+    TRACE_DBG!("Calling preprocessing_done()");
+    cmd.tgtt.ops.preprocessing_done(cmd);
+    TRACE_DBG!("preprocessing_done() returned");
+    SCST_CMD_STATE_RES_CONT_NEXT
+}
+
+/// C `scst_restart_cmd()`: the driver finished the preprocessing it asked for
+/// (`SCST_PREPROCESS_STATUS_*`); the command continues in `pref_context`. See
+/// [`scst_cmd_init_done`] for the serialisation rule.
+pub fn scst_restart_cmd(cmd: &Arc<ScstCmd>, status: i32, pref_context: ScstExecContext) {
+    let mut pref_context = pref_context;
+    TRACE_DBG!("Preferred context: {:?} (status {})", pref_context, status);
+    let mut d = cmd.d.lock();
+    match status {
+        SCST_PREPROCESS_STATUS_SUCCESS => {
+            if d.tgt_dev.is_none() {
+                scst_set_cmd_state(cmd, SCST_CMD_STATE_PRE_XMIT_RESP);
+                pref_context = SCST_CONTEXT_THREAD;
+            } else {
+                if d.data_direction & SCST_DATA_WRITE != 0 {
+                    scst_set_cmd_state(cmd, SCST_CMD_STATE_RDY_TO_XFER);
+                } else {
+                    scst_set_cmd_state(cmd, SCST_CMD_STATE_TGT_PRE_EXEC);
+                }
+                if d.set_sn_on_restart_cmd {
+                    drop(d);
+                    scst_cmd_set_sn(cmd);
+                    d = cmd.d.lock();
+                }
+                // Small context optimization.
+                if pref_context == SCST_CONTEXT_TASKLET
+                    || pref_context == SCST_CONTEXT_DIRECT_ATOMIC
+                    || (pref_context == SCST_CONTEXT_SAME && d.atomic)
+                {
+                    pref_context = SCST_CONTEXT_THREAD;
+                }
+            }
+        }
+        SCST_PREPROCESS_STATUS_ERROR_SENSE_SET => {
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            pref_context = SCST_CONTEXT_THREAD;
+        }
+        SCST_PREPROCESS_STATUS_ERROR_FATAL | SCST_PREPROCESS_STATUS_ERROR => {
+            if status == SCST_PREPROCESS_STATUS_ERROR_FATAL {
+                set_bit(SCST_CMD_ABORTED, &cmd.cmd_flags);
+                set_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags);
+                d.delivery_status = SCST_CMD_DELIVERY_FAILED;
+            }
+            if d.sense.is_some() {
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+                scst_set_cmd_error_locked(&mut d, k, a, q);
+            }
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            pref_context = SCST_CONTEXT_THREAD;
+        }
+        _ => {
+            PRINT_ERROR!("scst_restart_cmd() received unknown status {:x}", status);
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            pref_context = SCST_CONTEXT_THREAD;
+        }
+    }
+    drop(d);
+    scst_process_redirect_cmd(cmd, pref_context, true);
+}
+
+/// C `scst_rdy_to_xfer()` (state RDY_TO_XFER): asks the driver for the write data
+/// (`rdy_to_xfer()`), the command waits in DATA_WAIT for [`scst_rx_data`]; a driver without
+/// the callback has the data already: TGT_PRE_EXEC.
+fn scst_rdy_to_xfer(cmd: &Arc<ScstCmd>) -> i32 {
+    if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+        TRACE_MGMT_DBG!("ABORTED set, aborting cmd");
+        scst_set_cmd_abnormal_done_state(cmd);
+        return SCST_CMD_STATE_RES_CONT_SAME;
+    }
+    let (atomic, internal) = {
+        let d = cmd.d.lock();
+        (d.atomic, d.internal)
+    };
+    let tgtt = &cmd.tgtt;
+    if !tgtt.ops.has_rdy_to_xfer() || internal {
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_TGT_PRE_EXEC);
+        // No atomic command on the execution stages.
+        return if atomic {
+            TRACE_DBG!("Atomic context and no rdy_to_xfer(), rescheduling");
+            SCST_CMD_STATE_RES_NEED_THREAD
+        } else {
+            SCST_CMD_STATE_RES_CONT_SAME
+        };
+    }
+    if !tgtt.rdy_to_xfer_atomic && atomic {
+        // Should not happen because of the SCST_TGT_DEV_AFTER_* optimization.
+        TRACE_DBG!(
+            "Target driver {} rdy_to_xfer() needs thread context, rescheduling",
+            tgtt.name
+        );
+        return SCST_CMD_STATE_RES_NEED_THREAD;
+    }
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_DATA_WAIT);
+    let rc = tgtt.ops.rdy_to_xfer(cmd).unwrap_or_else(|| {
+        PRINT_ERROR!(
+            "Target driver {} has_rdy_to_xfer() but no rdy_to_xfer()",
+            tgtt.name
+        );
+        SCST_TGT_RES_FATAL_ERROR
+    });
+    if rc == SCST_TGT_RES_SUCCESS {
+        return SCST_CMD_STATE_RES_CONT_NEXT;
+    }
+    // Restore the previous state.
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_RDY_TO_XFER);
+    match rc {
+        SCST_TGT_RES_QUEUE_FULL => {
+            crate::scst_lib::scst_queue_retry_cmd(cmd);
+            SCST_CMD_STATE_RES_CONT_NEXT
+        }
+        SCST_TGT_RES_NEED_THREAD_CTX => SCST_CMD_STATE_RES_NEED_THREAD,
+        _ => {
+            if rc == SCST_TGT_RES_FATAL_ERROR {
+                PRINT_ERROR!(
+                    "Target driver {} rdy_to_xfer() returned fatal error",
+                    tgtt.name
+                );
+            } else {
+                PRINT_ERROR!(
+                    "Target driver {} rdy_to_xfer() returned invalid value {}",
+                    tgtt.name,
+                    rc
+                );
+            }
+            let mut d = cmd.d.lock();
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_write_error);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            SCST_CMD_STATE_RES_CONT_SAME
+        }
+    }
+}
+
+/// C `scst_process_redirect_cmd()`: continues the command in `context` (SAME resolves to
+/// DIRECT or DIRECT_ATOMIC by the command's atomicity); with `check_retries` the target's
+/// QUEUE FULL retry list gets a chance first.
+fn scst_process_redirect_cmd(cmd: &Arc<ScstCmd>, context: ScstExecContext, check_retries: bool) {
+    if check_retries {
+        crate::scst_lib::scst_check_retries(&cmd.tgt);
+    }
+    let mut context = context;
+    if context == SCST_CONTEXT_SAME {
+        context = if scst_cmd_atomic(cmd) {
+            SCST_CONTEXT_DIRECT_ATOMIC
+        } else {
+            SCST_CONTEXT_DIRECT
+        };
+    }
+    match context {
+        SCST_CONTEXT_DIRECT_ATOMIC => scst_process_active_cmd(cmd, true),
+        SCST_CONTEXT_DIRECT => scst_process_active_cmd(cmd, false),
+        SCST_CONTEXT_TASKLET => scst_schedule_tasklet(cmd),
+        c => {
+            if c != SCST_CONTEXT_THREAD {
+                PRINT_ERROR!("Context {:?} is unknown, using the thread one", c);
+            }
+            let (thr, p, hq) = {
+                let d = cmd.d.lock();
+                (
+                    d.cmd_thr.clone(),
+                    d.cmd_threads.clone(),
+                    d.queue_type == SCST_CMD_QUEUE_HEAD_OF_QUEUE,
+                )
+            };
+            match thr {
+                Some(thr) => {
+                    TRACE_DBG!("Adding cmd to active cmd list of thread");
+                    let mut l = thr.thr_cmd_list_lock.lock_irqsave();
+                    let h = if hq {
+                        l.add(cmd.clone())
+                    } else {
+                        l.add_tail(cmd.clone())
+                    };
+                    cmd.cmd_list_entry.set(h);
+                    drop(l);
+                    // C wakes the thread itself (wake_up_process); it sleeps on the pool's
+                    // queue, which is what wakes it here.
+                    wake_up_all(&p.cmd_list_waitQ);
+                }
+                None => scst_add_to_active_cmd_list(cmd),
+            }
+        }
+    }
+}
+
+/// C `scst_rx_data()`: the driver received the write data (`SCST_RX_STATUS_*`); the command
+/// continues in `pref_context` (never in atomic context: execution follows).
+pub fn scst_rx_data(cmd: &Arc<ScstCmd>, status: i32, pref_context: ScstExecContext) {
+    let mut pref_context = pref_context;
+    TRACE_DBG!("Preferred context: {:?} (status {})", pref_context, status);
+    let mut d = cmd.d.lock();
+    match status {
+        SCST_RX_STATUS_SUCCESS => {
+            scst_set_cmd_state(cmd, SCST_CMD_STATE_TGT_PRE_EXEC);
+            // The execution phase must run in thread context: I/O may not be started from
+            // atomic context.
+            if pref_context == SCST_CONTEXT_TASKLET
+                || pref_context == SCST_CONTEXT_DIRECT_ATOMIC
+                || (pref_context == SCST_CONTEXT_SAME && d.atomic)
+            {
+                pref_context = SCST_CONTEXT_THREAD;
+            }
+        }
+        SCST_RX_STATUS_ERROR_SENSE_SET => {
+            if !d.write_not_received_set {
+                scst_cmd_set_write_no_data_received_locked(&mut d);
+            }
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            pref_context = SCST_CONTEXT_THREAD;
+        }
+        SCST_RX_STATUS_ERROR_FATAL | SCST_RX_STATUS_ERROR => {
+            if status == SCST_RX_STATUS_ERROR_FATAL {
+                set_bit(SCST_CMD_ABORTED, &cmd.cmd_flags);
+                set_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags);
+                d.delivery_status = SCST_CMD_DELIVERY_FAILED;
+            }
+            if !d.write_not_received_set {
+                scst_cmd_set_write_no_data_received_locked(&mut d);
+            }
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            pref_context = SCST_CONTEXT_THREAD;
+        }
+        _ => {
+            PRINT_ERROR!("scst_rx_data() received unknown status {:x}", status);
+            if !d.write_not_received_set {
+                scst_cmd_set_write_no_data_received_locked(&mut d);
+            }
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            pref_context = SCST_CONTEXT_THREAD;
+        }
+    }
+    drop(d);
+    scst_process_redirect_cmd(cmd, pref_context, true);
+}
+
+/// C `scst_tgt_pre_exec()` (state TGT_PRE_EXEC): refuses a partial write on a block
+/// boundary mismatch, then the driver's `pre_exec()`; next EXEC_CHECK_SN.
+fn scst_tgt_pre_exec(cmd: &Arc<ScstCmd>) -> i32 {
+    let internal = {
+        let mut d = cmd.d.lock();
+        if d.resid_possible && d.data_direction & SCST_DATA_WRITE != 0 {
+            let remainder = if d.data_direction & SCST_DATA_READ != 0 {
+                d.write_len != d.out_bufflen
+            } else {
+                d.write_len != d.bufflen
+            };
+            if remainder {
+                let block_shift = d.dev.as_ref().map_or(9, |x| atomic_read(&x.block_shift));
+                let mask = (1i32 << block_shift) - 1;
+                if d.op_flags & SCST_TRANSFER_LEN_TYPE_FIXED != 0 && d.write_len & mask != 0 {
+                    // Safer than zeroing the rest: an initiator that thinks the device has
+                    // 512-byte blocks while it has 4K ones must not corrupt data.
+                    let (k, a, q) =
+                        SCST_LOAD_SENSE(scst_sense_invalid_field_in_command_information_unit);
+                    scst_set_cmd_error_locked(&mut d, k, a, q);
+                    scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+                    return SCST_CMD_STATE_RES_CONT_SAME;
+                }
+            }
+        }
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_EXEC_CHECK_SN);
+        d.internal
+    };
+    if internal {
+        return SCST_CMD_STATE_RES_CONT_SAME;
+    }
+    let Some(rc) = cmd.tgtt.ops.pre_exec(cmd) else {
+        return SCST_CMD_STATE_RES_CONT_SAME;
+    };
+    if rc != SCST_PREPROCESS_STATUS_SUCCESS {
+        let mut d = cmd.d.lock();
+        match rc {
+            SCST_PREPROCESS_STATUS_ERROR_SENSE_SET => {}
+            SCST_PREPROCESS_STATUS_ERROR_FATAL | SCST_PREPROCESS_STATUS_ERROR => {
+                if rc == SCST_PREPROCESS_STATUS_ERROR_FATAL {
+                    set_bit(SCST_CMD_ABORTED, &cmd.cmd_flags);
+                    set_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags);
+                    d.delivery_status = SCST_CMD_DELIVERY_FAILED;
+                }
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+                scst_set_cmd_error_locked(&mut d, k, a, q);
+            }
+            _ => {
+                PRINT_CRIT_ERROR!("pre_exec() returned invalid value {}", rc);
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+                scst_set_cmd_error_locked(&mut d, k, a, q);
+            }
+        }
+        scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+    }
+    SCST_CMD_STATE_RES_CONT_SAME
+}
+
+/// C `scst_optimize_post_exec_context()`: atomic contexts become the thread one unless the
+/// rest of the path may run atomically.
+fn scst_optimize_post_exec_context(cmd: &ScstCmd, context: ScstExecContext) -> ScstExecContext {
+    let d = cmd.d.lock();
+    if ((context == SCST_CONTEXT_SAME && d.atomic)
+        || context == SCST_CONTEXT_TASKLET
+        || context == SCST_CONTEXT_DIRECT_ATOMIC)
+        && !d
+            .tgt_dev
+            .as_ref()
+            .is_some_and(|t| t.tgt_dev_after_exec_atomic)
+    {
+        return SCST_CONTEXT_THREAD;
+    }
+    context
+}
+
+/// C `scst_cmd_done_local()`: what `cmd->scst_cmd_done` points to once the command is sent
+/// for execution: execution finished; `next_state` (DEFAULT: PRE_DEV_DONE) is next, in
+/// `pref_context`.
+fn scst_cmd_done_local(cmd: &Arc<ScstCmd>, next_state: CmdState, pref_context: ScstExecContext) {
+    let next_state = if next_state == SCST_CMD_STATE_DEFAULT {
+        SCST_CMD_STATE_PRE_DEV_DONE
+    } else {
+        next_state
+    };
+    scst_set_cmd_state(cmd, next_state);
+    let pref_context = scst_optimize_post_exec_context(cmd, pref_context);
+    scst_process_redirect_cmd(cmd, pref_context, false);
+}
+
+/// C `cmd->scst_cmd_done(cmd, next_state, pref_context)`: how a handler reports the end of
+/// `exec()` (synchronous handlers with `SCST_CONTEXT_SAME`, which continues the command on
+/// the handler's thread, inside `exec()`).
+pub fn scst_cmd_done(cmd: &Arc<ScstCmd>, next_state: CmdState, pref_context: ScstExecContext) {
+    let f = cmd.d.lock().scst_cmd_done;
+    match f {
+        Some(f) => f(cmd, next_state, pref_context),
+        None => {
+            PRINT_CRIT_ERROR!("scst_cmd_done() for a command not sent for execution");
+        }
+    }
+}
+
+/// C `scst_report_luns_local()`: REPORT LUNS built by the core from the session's LUNs
+/// (SELECT REPORT 0 or 2 only), 8 bytes per LUN in the group's addressing method.
+fn scst_report_luns_local(cmd: &Arc<ScstCmd>) -> i32 {
+    // C reads `sess->acg->addr_method` without a lock (the group of a live session does not
+    // change in procfs builds); the port reaches the group through the command's nexus,
+    // which needs no lock either.
+    let addr_method = cmd
+        .d
+        .lock()
+        .tgt_dev
+        .as_ref()
+        .and_then(|t| t.acg_dev.acg.upgrade())
+        .map_or(SCST_LUN_ADDR_METHOD_PERIPHERAL, |a| a.addr_method);
+    {
+        let mut d = cmd.d.lock();
+        d.status = 0;
+        d.msg_status = 0;
+        d.host_status = DID_OK;
+        d.driver_status = 0;
+
+        let select = cdb_byte(&d, 2);
+        if select != 0 && select != 2 {
+            TRACE!(
+                TRACE_MINOR,
+                "Unsupported SELECT REPORT value {:x} in REPORT LUNS command",
+                select
+            );
+            scst_set_invalid_field_in_cdb_locked(&mut d, 2, 0);
+        } else {
+            // The command holds activity, so the session's LUN list cannot change under it.
+            let luns: Vec<u64> = cmd
+                .sess
+                .sess_tgt_dev_list
+                .read()
+                .iter()
+                .flat_map(|l| l.iter().map(|(_, t)| t.lun).collect::<Vec<_>>())
+                .collect();
+            let r = scst_with_buf_full_sense_locked(&mut d, |buffer| {
+                if buffer.len() < 16 {
+                    return None;
+                }
+                buffer.fill(0);
+                let mut offs = 8;
+                for &lun in &luns {
+                    if buffer.len() - offs < 8 {
+                        break;
+                    }
+                    buffer[offs..offs + 8].copy_from_slice(&scst_pack_lun(lun, addr_method));
+                    offs += 8;
+                }
+                let dev_cnt = u32::try_from(luns.len() * 8).unwrap_or(u32::MAX);
+                buffer[..4].copy_from_slice(&dev_cnt.to_be_bytes());
+                Some(dev_cnt)
+            });
+            match r {
+                Some(Some(dev_cnt)) => {
+                    let len = i32::try_from(dev_cnt).unwrap_or(i32::MAX).saturating_add(8);
+                    if len < d.resp_data_len {
+                        scst_set_resp_data_len_locked(&mut d, len);
+                    }
+                }
+                Some(None) => {
+                    scst_set_invalid_field_in_cdb_locked(&mut d, 6, 0);
+                }
+                None => {
+                    // No buffer (allocation length below 16 gives none): as C's
+                    // scst_get_buf_full_sense() failing, the command completes as it is.
+                    if d.bufflen != 0 {
+                        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+                        scst_set_cmd_error_locked(&mut d, k, a, q);
+                    } else {
+                        scst_set_invalid_field_in_cdb_locked(&mut d, 6, 0);
+                    }
+                }
+            }
+        }
+        d.completed = true;
+        // C clears a pending REPORTED LUNS DATA HAS CHANGED unit attention of every nexus of
+        // the session here; unit attentions come later.
+    }
+    scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    SCST_EXEC_COMPLETED
+}
+
+/// C `scst_request_sense_local()`: REQUEST SENSE answered from the sense the nexus saved
+/// (converted to the format the CDB asks for); without saved sense the handler answers.
+fn scst_request_sense_local(cmd: &Arc<ScstCmd>) -> i32 {
+    let Some(tgt_dev) = cmd.d.lock().tgt_dev.clone() else {
+        return SCST_EXEC_NOT_COMPLETED;
+    };
+    {
+        let mut d = cmd.d.lock();
+        d.status = 0;
+        d.msg_status = 0;
+        d.host_status = DID_OK;
+        d.driver_status = 0;
+        let mut l = tgt_dev.tgt_dev_lock.lock_bh();
+        if l.tgt_dev_valid_sense_len == 0 {
+            // C also turns a pending unit attention into the answer here; unit attentions
+            // come later. Nothing saved: the handler answers (NO SENSE).
+            return SCST_EXEC_NOT_COMPLETED;
+        }
+        let desc = cdb_byte(&d, 1) & 1 != 0;
+        let saved = l.tgt_dev_sense;
+        let saved_len = l.tgt_dev_valid_sense_len;
+        l.tgt_dev_valid_sense_len = 0;
+        drop(l);
+        let rc = scst_sense_response_code(&saved);
+        let sl = scst_with_buf_full_sense_locked(&mut d, |buffer| {
+            buffer.fill(0);
+            if (rc == 0x70 || rc == 0x71) && desc {
+                PRINT_WARNING!("Fixed format of the saved sense, but descriptor format requested. Conversion will truncate data");
+                let n = buffer.len().min(SCST_STANDARD_SENSE_LEN);
+                scst_set_sense(&mut buffer[..n], true, saved[2], saved[12], saved[13])
+            } else if (rc == 0x72 || rc == 0x73) && !desc {
+                PRINT_WARNING!("Descriptor format of the saved sense, but fixed format requested. Conversion will truncate data");
+                let n = buffer.len().min(SCST_STANDARD_SENSE_LEN);
+                scst_set_sense(&mut buffer[..n], false, saved[1], saved[2], saved[3])
+            } else {
+                let n = buffer.len().min(saved_len);
+                buffer[..n].copy_from_slice(&saved[..n]);
+                n
+            }
+        });
+        if let Some(sl) = sl {
+            scst_set_resp_data_len_locked(&mut d, i32::try_from(sl).unwrap_or(0));
+        }
+        d.completed = true;
+    }
+    scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    SCST_EXEC_COMPLETED
+}
+
+/// C `scst_reserve_local()` / `scst_release_local()` and the PR handlers: SPC-2 and
+/// persistent reservations come with `scst_pres`; until then the command goes to the
+/// handler (which treats RESERVE/RELEASE as no-ops, as vdisk does).
+fn scst_reservation_not_yet(_cmd: &Arc<ScstCmd>) -> i32 {
+    SCST_EXEC_NOT_COMPLETED
+}
+
+/// C `scst_local_fns[]` lookup: the core's own implementation of an opcode, if it has one.
+fn scst_local_fn(op: u8) -> Option<fn(&Arc<ScstCmd>) -> i32> {
+    match op {
+        RESERVE
+        | RESERVE_10
+        | RELEASE
+        | RELEASE_10
+        | PERSISTENT_RESERVE_IN
+        | PERSISTENT_RESERVE_OUT => Some(scst_reservation_not_yet),
+        REPORT_LUNS => Some(scst_report_luns_local),
+        REQUEST_SENSE => Some(scst_request_sense_local),
+        // COMPARE AND WRITE, EXTENDED COPY, RECEIVE COPY RESULTS and MAINTENANCE IN come
+        // with their subsystems; the handler sees them meanwhile.
+        _ => None,
+    }
+}
+
+/// C `scst_do_local_exec()`: refuses writes to a read-only LUN (DATA PROTECT), then runs the
+/// core's own implementation of local commands.
+fn scst_do_local_exec(cmd: &Arc<ScstCmd>) -> i32 {
+    let (write_protected, local, op) = {
+        let d = cmd.d.lock();
+        let ro = d.op_flags & SCST_WRITE_MEDIUM != 0
+            && (d.tgt_dev.as_ref().is_some_and(|t| t.tgt_dev_rd_only)
+                || d.dev.as_ref().is_some_and(|x| x.swp.load(SeqCst)));
+        (ro, d.op_flags & SCST_LOCAL_CMD != 0, cdb_byte(&d, 0))
+    };
+    if write_protected {
+        {
+            let mut d = cmd.d.lock();
+            PRINT_WARNING!(
+                "Attempt of write access to read-only device: initiator {}, LUN {}, op {}",
+                cmd.sess.initiator_name,
+                d.lun,
+                d.op_name
+            );
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_data_protect);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+        }
+        scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+        return SCST_EXEC_COMPLETED;
+    }
+    if !local {
+        return SCST_EXEC_NOT_COMPLETED;
+    }
+    match scst_local_fn(op) {
+        Some(f) => f(cmd),
+        None => SCST_EXEC_NOT_COMPLETED,
+    }
+}
+
+/// C `scst_local_exec()` (state LOCAL_EXEC, entered by a restarted command).
+fn scst_local_exec(cmd: &Arc<ScstCmd>) -> i32 {
+    if scst_check_local_events(cmd) != 0 {
+        scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+        return SCST_CMD_STATE_RES_CONT_NEXT;
+    }
+    __scst_cmd_get(cmd);
+    let res = scst_do_local_exec(cmd);
+    if res == SCST_EXEC_NOT_COMPLETED {
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_REAL_EXEC);
+    } else {
+        scst_post_exec_sn(cmd, true);
+    }
+    __scst_cmd_put(cmd);
+    // SCST_EXEC_* equal SCST_CMD_STATE_RES_*.
+    res
+}
+
+/// C `scst_do_real_exec()`: the handler's `exec()`. A virtual device whose handler has none
+/// gets HARDWARE ERROR (C would pass the command through to a SCSI device).
+fn scst_do_real_exec(cmd: &Arc<ScstCmd>) -> i32 {
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_EXEC_WAIT);
+    let devt = cmd.d.lock().devt.clone();
+    if let Some(devt) = devt {
+        TRACE_DBG!("Calling dev handler {} exec()", devt.name);
+        if let Some(res) = devt.ops.exec(cmd) {
+            TRACE_DBG!("Dev handler {} exec() returned {}", devt.name, res);
+            if res == SCST_EXEC_COMPLETED {
+                return SCST_EXEC_COMPLETED;
+            }
+            if res != SCST_EXEC_NOT_COMPLETED {
+                PRINT_CRIT_ERROR!(
+                    "Dev handler {} exec() returned invalid value {}",
+                    devt.name,
+                    res
+                );
+            }
+        }
+    }
+    {
+        let mut d = cmd.d.lock();
+        PRINT_ERROR!(
+            "Command for virtual device must be processed by device handler (LUN {})!",
+            d.lun
+        );
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+        scst_set_cmd_error_locked(&mut d, k, a, q);
+    }
+    scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    SCST_EXEC_COMPLETED
+}
+
+/// C `scst_real_exec()` (state REAL_EXEC, entered by a restarted command).
+fn scst_real_exec(cmd: &Arc<ScstCmd>) -> i32 {
+    if scst_check_local_events(cmd) != 0 {
+        scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+        return SCST_CMD_STATE_RES_CONT_NEXT;
+    }
+    __scst_cmd_get(cmd);
+    let res = scst_do_real_exec(cmd);
+    scst_post_exec_sn(cmd, true);
+    __scst_cmd_put(cmd);
+    res
+}
+
+/// C `__scst_check_local_events()`: the checks just before execution: an aborted command
+/// stops (-1); reservation conflicts and pending unit attentions complete it with their
+/// status (1, once reservations and unit attentions are ported); 0 lets it execute.
+pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, _preempt_tests_only: bool) -> i32 {
+    {
+        let mut d = cmd.d.lock();
+        if d.internal {
+            return if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+                -1
+            } else {
+                0
+            };
+        }
+        // Commands sent after the device raised the double-UA flag are traced by it.
+        if d.dev
+            .as_ref()
+            .is_some_and(|x| x.dev_double_ua_possible.load(SeqCst))
+        {
+            d.double_ua_possible = true;
+        }
+    }
+    // The reservation (scst_is_not_reservation_holder()) and persistent reservation
+    // (scst_pr_is_cmd_allowed()) checks come here with scst_pres.
+    if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+        TRACE_MGMT_DBG!("ABORTED set, aborting cmd");
+        return -1;
+    }
+    // The pending unit attention (SCST_TGT_DEV_UA_PENDING, scst_set_pending_UA()) comes here
+    // with unit attentions.
+    0
+}
+
+/// C `scst_check_local_events()`.
+pub fn scst_check_local_events(cmd: &Arc<ScstCmd>) -> i32 {
+    __scst_check_local_events(cmd, false)
+}
+
+/// C `scst_inc_expected_sn()`: the command no longer holds back its SN; true if the
+/// expected SN advanced (then deferred commands may go). Lock-free for runs of SIMPLE
+/// commands: only the last command of a slot takes `sn_lock`.
+pub fn scst_inc_expected_sn(cmd: &ScstCmd) -> bool {
+    let Some(order_data) = cmd.d.lock().cur_order_data.clone() else {
+        return false;
+    };
+    if test_and_set_bit(SCST_CMD_INC_EXPECTED_SN_PASSED, &cmd.cmd_flags) {
+        PRINT_CRIT_ERROR!("scst_inc_expected_sn() called twice for a command");
+    }
+    let slot = cmd.sn_slot.load(SeqCst);
+    let mut l = order_data.sn_lock.lock_irq();
+    if slot >= 0 {
+        // Optimised for the lock-free fast path of a run of SIMPLE commands (C checks the
+        // slot before taking sn_lock; the port takes it first, the result is the same).
+        let Some(s) = order_data.sn_slots.get(slot.unsigned_abs()) else {
+            return false;
+        };
+        if !atomic_dec_and_test(s) {
+            return false;
+        }
+        if l.pending_simple_inc_expected_sn == 0 {
+            return false;
+        }
+        l.pending_simple_inc_expected_sn -= 1;
+        TRACE_SN!(
+            "New dec pending_simple_inc_expected_sn: {}",
+            l.pending_simple_inc_expected_sn
+        );
+    }
+    // inc_expected_sn_locked (a SIMPLE command without a free slot comes here directly):
+    order_data.expected_sn.fetch_add(1, SeqCst);
+    // The write must be visible before def_cmd_count is read (see scst_exec_check_sn()).
+    smp_mb();
+    drop(l);
+    true
+}
+
+/// C `scst_post_exec_sn()`: after execution, the SN moves on (unless that waits for the
+/// command to be done); deferred commands become active, or with `make_active` false the
+/// first of them is returned for the caller to run.
+fn scst_post_exec_sn(cmd: &Arc<ScstCmd>, make_active: bool) -> Option<Arc<ScstCmd>> {
+    let (inc, order_data) = {
+        let d = cmd.d.lock();
+        (
+            !d.inc_expected_sn_on_done && cmd.sn_set.load(SeqCst) && !d.retry,
+            d.cur_order_data.clone(),
+        )
+    };
+    // HEAD OF QUEUE commands have no SN.
+    if !inc {
+        return None;
+    }
+    let order_data = order_data?;
+    if !scst_inc_expected_sn(cmd) {
+        return None;
+    }
+    if make_active {
+        scst_make_deferred_commands_active(&order_data);
+        None
+    } else {
+        scst_check_deferred_commands(&order_data, true)
+    }
+}
+
+/// C `scst_check_deferred_commands()`: the fast path of
+/// [`__scst_check_deferred_commands`] when nothing is deferred.
+pub fn scst_check_deferred_commands(
+    order_data: &ScstOrderData,
+    return_first: bool,
+) -> Option<Arc<ScstCmd>> {
+    if atomic_read(&order_data.def_cmd_count) == 0 {
+        None
+    } else {
+        __scst_check_deferred_commands(order_data, return_first)
+    }
+}
+
+/// C `scst_make_deferred_commands_active()`.
+pub fn scst_make_deferred_commands_active(order_data: &ScstOrderData) {
+    let _ = scst_check_deferred_commands(order_data, false);
+}
+
+/// C `__scst_check_deferred_commands()`: takes `sn_lock` and runs
+/// [`__scst_check_deferred_commands_locked`].
+pub fn __scst_check_deferred_commands(
+    order_data: &ScstOrderData,
+    return_first: bool,
+) -> Option<Arc<ScstCmd>> {
+    let mut l = order_data.sn_lock.lock_irq();
+    __scst_check_deferred_commands_locked(order_data, &mut l, return_first)
+}
+
+/// C `__scst_check_deferred_commands_locked()`: deferred commands whose SN came (or that are
+/// done, or have no SN) leave `deferred_cmd_list`: queued to their threads, or the first
+/// returned to the caller if `return_first`. Skipped SNs of finished out-of-order commands
+/// are consumed. Called with `sn_lock` held (it may be dropped and retaken inside).
+pub fn __scst_check_deferred_commands_locked(
+    order_data: &ScstOrderData,
+    l: &mut kemu::sync::SpinLockGuard<'_, ScstSnLocked>,
+    return_first: bool,
+) -> Option<Arc<ScstCmd>> {
+    let mut res = None;
+    let mut activate = !return_first;
+    let mut first = true;
+    if l.hq_cmd_count != 0 {
+        return None;
+    }
+    'restart: loop {
+        let expected_sn = order_data.expected_sn.load(SeqCst);
+        let mut found = false;
+        let entries: Vec<_> = l
+            .deferred_cmd_list
+            .iter()
+            .map(|(h, c)| (h, c.clone()))
+            .collect();
+        for (h, cmd) in entries {
+            if cmd.done.load(SeqCst) {
+                atomic_dec(&order_data.def_cmd_count);
+                l.deferred_cmd_list.del(h);
+                scst_add_to_active_cmd_list(&cmd);
+            } else if cmd.sn.load(SeqCst) == expected_sn || !cmd.sn_set.load(SeqCst) {
+                let stop = cmd.sn_slot.load(SeqCst) < 0;
+                TRACE_SN!("Deferred command found (sn {})", cmd.sn.load(SeqCst));
+                atomic_dec(&order_data.def_cmd_count);
+                l.deferred_cmd_list.del(h);
+                if activate {
+                    scst_add_to_active_cmd_list(&cmd);
+                }
+                if first {
+                    if !activate {
+                        res = Some(cmd.clone());
+                    }
+                    if stop {
+                        // Then only one command can have this SN.
+                        return res;
+                    }
+                    first = false;
+                    activate = true;
+                }
+                found = true;
+            }
+        }
+        if found {
+            return res;
+        }
+        let skipped: Vec<_> = l
+            .skipped_sn_list
+            .iter()
+            .map(|(h, c)| (h, c.clone()))
+            .collect();
+        for (h, cmd) in skipped {
+            if cmd.sn.load(SeqCst) == expected_sn {
+                TRACE_SN!("cmd with sn {} skipped", expected_sn);
+                atomic_dec(&order_data.def_cmd_count);
+                l.skipped_sn_list.del(h);
+                kemu::sync::SpinLockGuard::unlocked(l, || {
+                    scst_inc_expected_sn(&cmd);
+                    if test_and_set_bit(SCST_CMD_CAN_BE_DESTROYED, &cmd.cmd_flags) {
+                        crate::scst_lib::scst_destroy_cmd(&cmd);
+                    }
+                });
+                continue 'restart;
+            }
+        }
+        return res;
+    }
+}
+
+/// C `scst_unblock_deferred()`: a command that will not execute (finished before) gives up
+/// its SN: at once if it is the expected one, otherwise when the SN comes
+/// (`skipped_sn_list`).
+pub fn scst_unblock_deferred(order_data: &ScstOrderData, out_of_sn_cmd: &Arc<ScstCmd>) {
+    if !out_of_sn_cmd.sn_set.load(SeqCst) {
+        TRACE_SN!("cmd without sn");
+        return;
+    }
+    if out_of_sn_cmd.sn.load(SeqCst) == order_data.expected_sn.load(SeqCst) {
+        TRACE_SN!(
+            "out of sn cmd (expected_sn {})",
+            order_data.expected_sn.load(SeqCst)
+        );
+        scst_inc_expected_sn(out_of_sn_cmd);
+    } else {
+        out_of_sn_cmd.out_of_sn.store(true, SeqCst);
+        let mut l = order_data.sn_lock.lock_irq();
+        atomic_inc(&order_data.def_cmd_count);
+        let h = l.skipped_sn_list.add_tail(out_of_sn_cmd.clone());
+        out_of_sn_cmd.cmd_list_entry.set(h);
+        drop(l);
+        // The expected SN may have moved meanwhile: recheck.
+    }
+    scst_make_deferred_commands_active(order_data);
+}
+
+/// C `scst_pre_exec_checks()`: [`__scst_check_local_events`]; a command that must not
+/// execute is done.
+fn scst_pre_exec_checks(cmd: &Arc<ScstCmd>) -> i32 {
+    if __scst_check_local_events(cmd, false) != 0 {
+        scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+        return SCST_CMD_STATE_RES_CONT_NEXT;
+    }
+    SCST_CMD_STATE_RES_CONT_SAME
+}
+
+/// C `scst_check_blocked_dev()`: whether the device is blocked or serialised for this
+/// command (then it waits on the device's blocked list). Device blocking comes with task
+/// management and SCSI atomicity; nothing blocks yet.
+fn scst_check_blocked_dev(_cmd: &Arc<ScstCmd>) -> bool {
+    false
+}
+
+/// C `scst_exec_check_blocking()` (state EXEC_CHECK_BLOCKING): executes the command (local
+/// checks, local execution, the handler's `exec()`), then, if its SN released the next
+/// deferred command, executes that one too in the same loop.
+fn scst_exec_check_blocking(active_cmd: &mut Arc<ScstCmd>) -> i32 {
+    let mut cmd = active_cmd.clone();
+    scst_set_cmd_state(&cmd, SCST_CMD_STATE_EXEC_CHECK_BLOCKING);
+    // ALUA filters (scst_check_alua()) come with scst_tg.
+    if scst_check_blocked_dev(&cmd) {
+        return SCST_CMD_STATE_RES_CONT_NEXT;
+    }
+    // To protect the tgt_dev.
+    let mut ref_cmd = cmd.clone();
+    __scst_cmd_get(&ref_cmd);
+    loop {
+        {
+            let mut d = cmd.d.lock();
+            // From here scst_post_exec_sn() must be called before leaving.
+            d.sent_for_exec = true;
+            d.scst_cmd_done = Some(scst_cmd_done_local);
+        }
+        // To sync with scst_abort_cmd(): sent_for_exec before the ABORTED test.
+        smp_mb();
+
+        'done: {
+            if scst_pre_exec_checks(&cmd) != SCST_CMD_STATE_RES_CONT_SAME {
+                break 'done;
+            }
+            scst_set_cmd_state(&cmd, SCST_CMD_STATE_LOCAL_EXEC);
+            if scst_do_local_exec(&cmd) == SCST_EXEC_COMPLETED {
+                break 'done;
+            }
+            scst_set_cmd_state(&cmd, SCST_CMD_STATE_REAL_EXEC);
+            let rc = scst_do_real_exec(&cmd);
+            if rc != SCST_EXEC_COMPLETED {
+                PRINT_CRIT_ERROR!("scst_do_real_exec() returned {}", rc);
+            }
+        }
+
+        match scst_post_exec_sn(&cmd, false) {
+            None => break,
+            Some(next) => {
+                cmd = next;
+                scst_set_cmd_state(&cmd, SCST_CMD_STATE_EXEC_CHECK_BLOCKING);
+                if scst_check_blocked_dev(&cmd) {
+                    break;
+                }
+                __scst_cmd_put(&ref_cmd);
+                ref_cmd = cmd.clone();
+                __scst_cmd_get(&ref_cmd);
+            }
+        }
+    }
+    *active_cmd = cmd;
+    __scst_cmd_put(&ref_cmd);
+    // From here the session, the device and the tgt_dev may be gone.
+    SCST_CMD_STATE_RES_CONT_NEXT
+}
+
+/// C `scst_exec_check_sn()` (state EXEC_CHECK_SN): a command whose SN has not come yet is
+/// deferred on `deferred_cmd_list` (HEAD OF QUEUE commands never wait); otherwise it goes to
+/// execution. (ACA handling comes with task management.)
+fn scst_exec_check_sn(active_cmd: &mut Arc<ScstCmd>) -> i32 {
+    let cmd = active_cmd.clone();
+    let (internal, queue_type, order_data) = {
+        let d = cmd.d.lock();
+        (d.internal, d.queue_type, d.cur_order_data.clone())
+    };
+    'exec: {
+        if internal || queue_type == SCST_CMD_QUEUE_HEAD_OF_QUEUE {
+            break 'exec;
+        }
+        // Checked here to catch ACA commands after a just cleared ACA.
+        if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+            scst_set_cmd_abnormal_done_state(&cmd);
+            return SCST_CMD_STATE_RES_CONT_SAME;
+        }
+        let Some(order_data) = order_data else {
+            break 'exec;
+        };
+        let sn = cmd.sn.load(SeqCst);
+        // Lock-free fast path.
+        let hq = || order_data.sn_lock.lock_irq().hq_cmd_count > 0;
+        if sn != order_data.expected_sn.load(SeqCst) || hq() {
+            let mut l = order_data.sn_lock.lock_irq();
+            atomic_inc(&order_data.def_cmd_count);
+            // def_cmd_count must be written before expected_sn is read again, or a change of
+            // expected_sn to this SN while the command is being queued could be missed (and
+            // the command stuck forever); with the barrier, __scst_check_deferred_commands()
+            // then takes sn_lock and sees it.
+            smp_mb();
+            let expected_sn = order_data.expected_sn.load(SeqCst);
+            if sn != expected_sn || l.hq_cmd_count > 0 {
+                if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+                    // Necessary to allow aborting out of SN commands.
+                    TRACE_MGMT_DBG!("Aborting out of sn cmd (sn {})", sn);
+                    atomic_dec(&order_data.def_cmd_count);
+                    drop(l);
+                    scst_set_cmd_abnormal_done_state(&cmd);
+                    return SCST_CMD_STATE_RES_CONT_SAME;
+                }
+                TRACE_SN!("Deferring cmd (sn={}, expected_sn={})", sn, expected_sn);
+                let h = l.deferred_cmd_list.add_tail(cmd.clone());
+                cmd.cmd_list_entry.set(h);
+                return SCST_CMD_STATE_RES_CONT_NEXT;
+            }
+            TRACE_SN!(
+                "Somebody incremented expected_sn {}, continuing",
+                expected_sn
+            );
+            atomic_dec(&order_data.def_cmd_count);
+        }
+    }
+    scst_exec_check_blocking(active_cmd)
+}
+
+/// C `scst_check_sense()`: unit attention side effects of the sense a command got
+/// (double reset UA retry, propagation to the device's other nexuses). Unit attentions come
+/// later; only the double-UA flag of the device is kept as C keeps it.
+fn scst_check_sense(cmd: &Arc<ScstCmd>) -> i32 {
+    let d = cmd.d.lock();
+    if d.double_ua_possible && d.op_flags & SCST_SKIP_UA == 0 {
+        if let Some(dev) = &d.dev {
+            dev.dev_double_ua_possible.store(false, SeqCst);
+        }
+    }
+    0
+}
+
+/// C `scst_check_auto_sense()`: CHECK CONDITION without sense (true: REQUEST SENSE would be
+/// needed), or a transport host status turned into a SCSI answer.
+fn scst_check_auto_sense(cmd: &Arc<ScstCmd>) -> bool {
+    let mut d = cmd.d.lock();
+    if d.status == SAM_STAT_CHECK_CONDITION && !scst_sense_valid(d.sense.as_deref()) {
+        if !test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+            TRACE!(
+                TRACE_MINOR,
+                "CHECK_CONDITION, but no sense: status={:x}",
+                d.status
+            );
+        }
+        return true;
+    }
+    let hs = d.host_status;
+    if hs != 0 {
+        match hs {
+            DID_REQUEUE
+            | DID_IMM_RETRY
+            | DID_SOFT_ERROR
+            | DID_BUS_BUSY
+            | DID_TRANSPORT_DISRUPTED
+            | DID_TRANSPORT_FAILFAST
+            | DID_ALLOC_FAILURE => {
+                scst_set_busy_locked(&mut d, &cmd.sess);
+            }
+            DID_RESET => {}
+            DID_ABORT | DID_NO_CONNECT | DID_TIME_OUT | DID_NEXUS_FAILURE => {
+                // scst_abort_cmd() comes with task management.
+                set_bit(SCST_CMD_ABORTED, &cmd.cmd_flags);
+            }
+            DID_MEDIUM_ERROR => {
+                let e = if d.data_direction & SCST_DATA_WRITE != 0 {
+                    scst_sense_write_error
+                } else {
+                    scst_sense_read_error
+                };
+                scst_set_cmd_error_locked(&mut d, e.0, e.1, e.2);
+            }
+            DID_TARGET_FAILURE if d.status != 0 => {}
+            _ => {
+                TRACE!(
+                    TRACE_MINOR,
+                    "Unknown host status 0x{:x} received, returning HARDWARE ERROR instead",
+                    hs
+                );
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_internal_failure);
+                scst_set_cmd_error_locked(&mut d, k, a, q);
+            }
+        }
+    }
+    false
+}
+
+/// C `scst_pre_dev_done()` (state PRE_DEV_DONE): sense checks after execution; a good MODE
+/// SELECT or LOG SELECT goes through MODE_SELECT_CHECKS, everything else to DEV_DONE.
+fn scst_pre_dev_done(cmd: &Arc<ScstCmd>) -> i32 {
+    if scst_check_auto_sense(cmd) && !test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+        // C issues an internal REQUEST SENSE here (scst_prepare_request_sense()); there is
+        // no pass-through device in the port that could need it.
+        PRINT_INFO!("Command finished with CHECK CONDITION, but without sense data, returning HARDWARE ERROR");
+        let mut d = cmd.d.lock();
+        d.status = 0;
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_internal_failure);
+        scst_set_cmd_error_locked(&mut d, k, a, q);
+    }
+    if scst_check_sense(cmd) != 0 {
+        // No atomic command on the execution stages: restart in a thread.
+        return SCST_CMD_STATE_RES_NEED_THREAD;
+    }
+    let mut d = cmd.d.lock();
+    if d.completed && d.status == SAM_STAT_GOOD {
+        let op = cdb_byte(&d, 0);
+        let (rd_only, type_) = (
+            d.tgt_dev.as_ref().is_some_and(|t| t.tgt_dev_rd_only)
+                || d.dev.as_ref().is_some_and(|x| x.swp.load(SeqCst)),
+            d.dev.as_ref().map_or(-1, |x| x.type_),
+        );
+        if (op == MODE_SENSE || op == MODE_SENSE_10)
+            && rd_only
+            && [TYPE_DISK, TYPE_WORM, TYPE_MOD, TYPE_TAPE].contains(&type_)
+        {
+            // Report the write protection in the mode parameter header.
+            let ok = scst_with_buf_locked(&mut d, |buf| {
+                if op == MODE_SENSE && buf.len() > 2 {
+                    buf[2] |= 0x80;
+                } else if op == MODE_SENSE_10 && buf.len() > 3 {
+                    buf[3] |= 0x80;
+                }
+            });
+            if ok.is_none() {
+                PRINT_ERROR!("Unable to get MODE_SENSE buffer");
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_internal_failure);
+                scst_set_cmd_error_locked(&mut d, k, a, q);
+                return SCST_CMD_STATE_RES_CONT_SAME;
+            }
+        }
+        if op == MODE_SELECT || op == MODE_SELECT_10 || op == LOG_SELECT {
+            TRACE!(TRACE_SCSI, "MODE/LOG SELECT succeeded (LUN {})", d.lun);
+            scst_set_cmd_state(cmd, SCST_CMD_STATE_MODE_SELECT_CHECKS);
+            return SCST_CMD_STATE_RES_CONT_SAME;
+        }
+    }
+    // C's check for MODE PARAMETERS CHANGED concerns pass-through devices only.
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_DEV_DONE);
+    SCST_CMD_STATE_RES_CONT_SAME
+}
+
+/// C `scst_mode_select_checks()` (state MODE_SELECT_CHECKS): after a good MODE SELECT or LOG
+/// SELECT, C queues MODE (or LOG) PARAMETERS CHANGED for the device's other nexuses
+/// (`scst_dev_check_set_local_UA()`, with unit attentions); then DEV_DONE.
+fn scst_mode_select_checks(cmd: &Arc<ScstCmd>) -> i32 {
+    {
+        let d = cmd.d.lock();
+        if d.status == SAM_STAT_GOOD {
+            let op = cdb_byte(&d, 0);
+            if op == MODE_SELECT || op == MODE_SELECT_10 || op == LOG_SELECT {
+                let d_sense = d.dev.as_ref().is_some_and(|x| x.d_sense.load(SeqCst));
+                let mut sense = [0u8; SCST_STANDARD_SENSE_LEN];
+                let q = if op == LOG_SELECT { 0x02 } else { 0x01 };
+                let _sl = scst_set_sense(&mut sense, d_sense, UNIT_ATTENTION, 0x2a, q);
+                TRACE_DBG!(
+                    "Setting the SELECT UA (lun={}) comes with unit attentions",
+                    d.lun
+                );
+            }
+        }
+    }
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_DEV_DONE);
+    SCST_CMD_STATE_RES_CONT_SAME
+}
+
+/// C `scst_dev_done()` (state DEV_DONE): the handler's `dev_done()`; the device is
+/// unblocked and, for commands whose SN advances when done, the expected SN moves on.
+fn scst_dev_done(cmd: &Arc<ScstCmd>) -> i32 {
+    let mut state = SCST_CMD_STATE_PRE_XMIT_RESP1;
+    let (fully_local, devt, atomic) = {
+        let d = cmd.d.lock();
+        (
+            d.op_flags & SCST_FULLY_LOCAL_CMD != 0,
+            d.devt.clone(),
+            d.atomic,
+        )
+    };
+    if let (false, Some(devt)) = (fully_local, devt.as_ref()) {
+        if !devt.dev_done_atomic && atomic {
+            TRACE!(
+                TRACE_MINOR,
+                "Dev handler {} dev_done() needs thread context, rescheduling",
+                devt.name
+            );
+            return SCST_CMD_STATE_RES_NEED_THREAD;
+        }
+        if let Some(rc) = devt.ops.dev_done(cmd) {
+            TRACE_DBG!("Dev handler {} dev_done() returned {:?}", devt.name, rc);
+            if rc != SCST_CMD_STATE_DEFAULT {
+                state = rc;
+            }
+        }
+    }
+    if state == SCST_CMD_STATE_NEED_THREAD_CTX {
+        return SCST_CMD_STATE_RES_NEED_THREAD;
+    }
+    scst_set_cmd_state(cmd, state);
+
+    // C: scst_check_unblock_dev() — device blocking comes with task management.
+    let (inc, order_data, internal) = {
+        let d = cmd.d.lock();
+        (
+            d.inc_expected_sn_on_done && d.sent_for_exec && cmd.sn_set.load(SeqCst),
+            d.cur_order_data.clone(),
+            d.internal,
+        )
+    };
+    if inc && scst_inc_expected_sn(cmd) {
+        if let Some(od) = order_data {
+            scst_make_deferred_commands_active(&od);
+        }
+    }
+    if internal {
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_FINISHED_INTERNAL);
+    }
+    SCST_CMD_STATE_RES_CONT_SAME
+}
+
+/// C `scst_xmit_process_aborted_cmd()`: an aborted command answers TASK ABORTED (aborted by
+/// another initiator on a TAS device) or nothing.
+fn scst_xmit_process_aborted_cmd(cmd: &Arc<ScstCmd>) {
+    let mut d = cmd.d.lock();
+    if test_bit(SCST_CMD_ABORTED_OTHER, &cmd.cmd_flags) {
+        if d.completed {
+            // Completed: returning its result is fine.
+            return;
+        }
+        if test_bit(SCST_CMD_DEVICE_TAS, &cmd.cmd_flags) {
+            TRACE_MGMT_DBG!("Flag ABORTED OTHER set, returning TASK ABORTED");
+            scst_set_cmd_error_status_locked(&mut d, SAM_STAT_TASK_ABORTED);
+        } else {
+            TRACE_MGMT_DBG!("Flag ABORTED OTHER set, aborting without delivery or notification");
+            set_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags);
+        }
+    } else {
+        TRACE_MGMT_DBG!("Aborting without delivery or notification");
+        set_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags);
+    }
+}
+
+/// C `scst_pre_xmit_response2()` (state PRE_XMIT_RESP2): aborted commands, the response
+/// length adjusted to the expected one; next XMIT_RESP (or FINISHED without a response).
+fn scst_pre_xmit_response2(cmd: &Arc<ScstCmd>) -> i32 {
+    if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+        scst_xmit_process_aborted_cmd(cmd);
+    }
+    // CHECK CONDITION with a tgt_dev: C's scst_process_check_condition() handles ACA and
+    // QErr, which come with task management.
+    if test_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags) {
+        TRACE_MGMT_DBG!("Flag NO_RESP set, skipping");
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_FINISHED);
+        return SCST_CMD_STATE_RES_CONT_SAME;
+    }
+    let mut d = cmd.d.lock();
+    if d.resid_possible {
+        scst_adjust_resp_data_len_locked(&mut d);
+    } else {
+        d.adjusted_resp_data_len = d.resp_data_len;
+    }
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_XMIT_RESP);
+    SCST_CMD_STATE_RES_CONT_SAME
+}
+
+/// C `scst_pre_xmit_response1()` (state PRE_XMIT_RESP1): the execution side is over: the
+/// nexus's command count drops, a command that never executed gives up its SN; `done` is
+/// set; then PRE_XMIT_RESP2 at once.
+fn scst_pre_xmit_response1(cmd: &Arc<ScstCmd>) -> i32 {
+    let (tgt_dev, queue_type, sent, order_data, hq_inced) = {
+        let d = cmd.d.lock();
+        (
+            d.tgt_dev.clone(),
+            d.queue_type,
+            d.sent_for_exec,
+            d.cur_order_data.clone(),
+            d.hq_cmd_inced,
+        )
+    };
+    if let Some(tgt_dev) = tgt_dev {
+        // These counters bound the processing latency, so they drop once the command is
+        // complete.
+        atomic_dec(&tgt_dev.tgt_dev_cmd_count);
+        if queue_type == SCST_CMD_QUEUE_HEAD_OF_QUEUE {
+            if let (Some(od), true) = (order_data, hq_inced) {
+                scst_on_hq_cmd_response(&od);
+            }
+        } else if !sent {
+            // scst_post_exec_sn() cannot run in parallel: the command was never sent.
+            TRACE_SN!("cmd not sent to exec (sn {})", cmd.sn.load(SeqCst));
+            if let Some(od) = order_data {
+                scst_unblock_deferred(&od, cmd);
+            }
+        }
+    }
+    cmd.done.store(true, SeqCst);
+    smp_mb(); // to sync with scst_abort_cmd()
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_PRE_XMIT_RESP2);
+    scst_pre_xmit_response2(cmd)
+}
+
+/// C `scst_on_hq_cmd_response()`: a HEAD OF QUEUE command answered; ordered commands held
+/// back by it may go.
+fn scst_on_hq_cmd_response(order_data: &ScstOrderData) {
+    let mut l = order_data.sn_lock.lock_irq();
+    l.hq_cmd_count -= 1;
+    let go = l.hq_cmd_count == 0;
+    drop(l);
+    if go {
+        scst_make_deferred_commands_active(order_data);
+    }
+}
+
+/// C `scst_xmit_response()` (state XMIT_RESP): the driver's `xmit_response()`; the command
+/// waits in XMIT_WAIT for [`scst_tgt_cmd_done`]. QUEUE FULL retries, NEED_THREAD_CTX
+/// reschedules, anything else finishes the command without a response.
+fn scst_xmit_response(cmd: &Arc<ScstCmd>) -> i32 {
+    let tgtt = &cmd.tgtt;
+    if !tgtt.xmit_response_atomic && scst_cmd_atomic(cmd) {
+        TRACE_DBG!(
+            "Target driver {} xmit_response() needs thread context, rescheduling",
+            tgtt.name
+        );
+        return SCST_CMD_STATE_RES_NEED_THREAD;
+    }
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_XMIT_WAIT);
+    TRACE_DBG!("Calling xmit_response()");
+    let rc = tgtt.ops.xmit_response(cmd);
+    TRACE_DBG!("xmit_response() returned {}", rc);
+    // The command may be finished already (scst_tgt_cmd_done() from inside).
+    if rc == SCST_TGT_RES_SUCCESS {
+        return SCST_CMD_STATE_RES_CONT_NEXT;
+    }
+    // Restore the previous state.
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_XMIT_RESP);
+    match rc {
+        SCST_TGT_RES_QUEUE_FULL => {
+            crate::scst_lib::scst_queue_retry_cmd(cmd);
+            SCST_CMD_STATE_RES_CONT_NEXT
+        }
+        SCST_TGT_RES_NEED_THREAD_CTX => SCST_CMD_STATE_RES_NEED_THREAD,
+        _ => {
+            if rc == SCST_TGT_RES_FATAL_ERROR {
+                PRINT_ERROR!(
+                    "Target driver {} xmit_response() returned fatal error",
+                    tgtt.name
+                );
+            } else {
+                PRINT_ERROR!(
+                    "Target driver {} xmit_response() returned invalid value {}",
+                    tgtt.name,
+                    rc
+                );
+            }
+            let mut d = cmd.d.lock();
+            d.status = 0;
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            scst_set_cmd_state(cmd, SCST_CMD_STATE_FINISHED);
+            SCST_CMD_STATE_RES_CONT_SAME
+        }
+    }
+}
+
+/// C `scst_tgt_cmd_done()`: the driver sent the response (set a failed delivery with
+/// `scst_set_delivery_status()` first); the command finishes in `pref_context`.
+pub fn scst_tgt_cmd_done(cmd: &Arc<ScstCmd>, pref_context: ScstExecContext) {
+    let state = scst_cmd_get_state(cmd);
+    if state != SCST_CMD_STATE_XMIT_WAIT {
+        PRINT_CRIT_ERROR!("scst_tgt_cmd_done() for a command in state {:?}", state);
+        panic!("scst_tgt_cmd_done: command not in XMIT_WAIT");
+    }
+    let mut pref_context = pref_context;
+    if cmd.d.lock().tgt_dev.is_none() {
+        pref_context = SCST_CONTEXT_THREAD;
+    }
+    scst_set_cmd_state(cmd, SCST_CMD_STATE_FINISHED);
+    scst_process_redirect_cmd(cmd, pref_context, true);
+}
+
+/// C `scst_finish_cmd()` (state FINISHED): off the session's list and counters, then the
+/// command's own reference goes (the last put frees it).
+fn scst_finish_cmd(cmd: &Arc<ScstCmd>) -> i32 {
+    let sess = &cmd.sess;
+    // A failed delivery of a unit attention would requeue it here (unit attentions later).
+    atomic_dec(&sess.sess_cmd_count);
+    let mut l = sess.sess_list_lock.lock_irq();
+    if let Some(h) = cmd.sess_cmd_list_entry.take() {
+        l.sess_cmd_list.del(h);
+    }
+    // Under sess_list_lock to sync with scst_abort_cmd() without a barrier.
+    cmd.finished.store(true, SeqCst);
+    drop(l);
+    // An aborted command reports to task management here (scst_finish_cmd_mgmt(), later).
+    __scst_cmd_put(cmd);
+    SCST_CMD_STATE_RES_CONT_NEXT
+}
+
+/// C `scst_finish_internal_cmd()` (state FINISHED_INTERNAL): internal commands (REQUEST
+/// SENSE for a pass-through device) do not exist in the port yet; the command is released.
+fn scst_finish_internal_cmd(cmd: &Arc<ScstCmd>) -> i32 {
+    __scst_cmd_put(cmd);
+    SCST_CMD_STATE_RES_CONT_NEXT
+}
+
+/// C `scst_cmd_set_sn()`: the SN and slot of a command. Commands that may run in parallel
+/// (SIMPLE) share a slot and an SN; an ORDERED command gets a new SN that the following
+/// commands wait for; HEAD OF QUEUE commands have none (they are counted). No locks on the
+/// fast path: calls for one `tgt_dev` are serialised by the target driver.
+///
+/// In full compliance with SAM this may reorder conflicting SIMPLE READs and WRITEs (with
+/// overlapping data): an initiator must not send such commands without waiting, or must use
+/// ORDERED ones.
+fn scst_cmd_set_sn(cmd: &Arc<ScstCmd>) {
+    let (order_data, mut queue_type, op_flags, queue_alg) = {
+        let d = cmd.d.lock();
+        (
+            d.cur_order_data.clone(),
+            d.queue_type,
+            d.op_flags,
+            d.dev.as_ref().map_or(1, |x| atomic_read(&x.queue_alg)),
+        )
+    };
+    let Some(od) = order_data else { return };
+    if op_flags & SCST_IMPLICIT_HQ != 0 && queue_type == SCST_CMD_QUEUE_SIMPLE {
+        TRACE_SN!("Implicit HQ cmd");
+        queue_type = SCST_CMD_QUEUE_HEAD_OF_QUEUE;
+    }
+    if queue_alg == i32::from(SCST_QUEUE_ALG_0_RESTRICTED_REORDER)
+        && queue_type != SCST_CMD_QUEUE_HEAD_OF_QUEUE
+    {
+        // Good enough until the queue type can be given with pass-through commands.
+        queue_type = SCST_CMD_QUEUE_ORDERED;
+    }
+    if queue_type == SCST_CMD_QUEUE_UNTAGGED {
+        // Processed further as SIMPLE.
+        queue_type = SCST_CMD_QUEUE_SIMPLE;
+    }
+
+    let mut ordered = queue_type == SCST_CMD_QUEUE_ORDERED;
+    match queue_type {
+        SCST_CMD_QUEUE_SIMPLE => {
+            if od.prev_cmd_ordered.load(SeqCst) {
+                let cur = od.cur_sn_slot.load(SeqCst);
+                if atomic_read(&od.sn_slots[cur]) != 0 {
+                    let next = (cur + 1) % SCST_SN_SLOTS;
+                    od.cur_sn_slot.store(next, SeqCst);
+                    if atomic_read(&od.sn_slots[next]) != 0 {
+                        PRINT_WARNING!("Not enough SN slots");
+                        ordered = true;
+                    }
+                }
+                if !ordered {
+                    od.curr_sn.fetch_add(1, SeqCst);
+                    od.prev_cmd_ordered.store(false, SeqCst);
+                    // expected_sn will be (or was) incremented by the previous ORDERED
+                    // command.
+                }
+            }
+            if !ordered {
+                let slot = od.cur_sn_slot.load(SeqCst);
+                atomic_inc(&od.sn_slots[slot]);
+                cmd.sn_slot
+                    .store(isize::try_from(slot).unwrap_or(-1), SeqCst);
+                cmd.sn.store(od.curr_sn.load(SeqCst), SeqCst);
+                cmd.sn_set.store(true, SeqCst);
+            }
+        }
+        SCST_CMD_QUEUE_ORDERED => {}
+        SCST_CMD_QUEUE_HEAD_OF_QUEUE => {
+            od.sn_lock.lock_irqsave().hq_cmd_count += 1;
+            let mut d = cmd.d.lock();
+            d.hq_cmd_inced = true;
+            d.queue_type = queue_type;
+            return;
+        }
+        SCST_CMD_QUEUE_ACA => {
+            // Nothing to do.
+            cmd.d.lock().queue_type = queue_type;
+            return;
+        }
+        q => {
+            PRINT_CRIT_ERROR!("Unknown queue type {}", q);
+            return;
+        }
+    }
+    if ordered {
+        od.curr_sn.fetch_add(1, SeqCst);
+        if !od.prev_cmd_ordered.load(SeqCst) {
+            od.prev_cmd_ordered.store(true, SeqCst);
+            let mut l = od.sn_lock.lock_irqsave();
+            let cur = od.cur_sn_slot.load(SeqCst);
+            // If no command will reach scst_inc_expected_sn(), increment it here.
+            if atomic_read(&od.sn_slots[cur]) == 0 {
+                scst_inc_expected_sn_idle(&od, &mut l);
+            } else {
+                l.pending_simple_inc_expected_sn += 1;
+                smp_mb(); // to sync with scst_inc_expected_sn()
+                if atomic_read(&od.sn_slots[cur]) == 0 {
+                    l.pending_simple_inc_expected_sn -= 1;
+                    scst_inc_expected_sn_idle(&od, &mut l);
+                }
+            }
+        }
+        cmd.sn.store(od.curr_sn.load(SeqCst), SeqCst);
+        cmd.sn_set.store(true, SeqCst);
+    }
+    cmd.d.lock().queue_type = queue_type;
+    TRACE_SN!(
+        "cmd sn {} (cur_sn_slot {})",
+        cmd.sn.load(SeqCst),
+        od.cur_sn_slot.load(SeqCst)
+    );
+}
+
+/// C `scst_inc_expected_sn_idle()`: increments the expected SN with `sn_lock` held and
+/// activates the deferred commands.
+fn scst_inc_expected_sn_idle(
+    order_data: &ScstOrderData,
+    l: &mut kemu::sync::SpinLockGuard<'_, ScstSnLocked>,
+) {
+    order_data.expected_sn.fetch_add(1, SeqCst);
+    // The write must come before def_cmd_count is read (see scst_exec_check_sn()).
+    smp_mb();
+    if atomic_read(&order_data.def_cmd_count) != 0 {
+        let _ = __scst_check_deferred_commands_locked(order_data, l, false);
+    }
+}
+
+/// C `scst_lookup_tgt_dev()`: the session's nexus for `lun`.
+pub fn scst_lookup_tgt_dev(sess: &ScstSession, lun: u64) -> Option<Arc<ScstTgtDev>> {
+    let l = sess.sess_tgt_dev_list.read();
+    l[SESS_TGT_DEV_LIST_HASH_FN(lun)]
+        .iter()
+        .find(|(_, t)| t.lun == lun)
+        .map(|(_, t)| t.clone())
+}
+
+/// C `scst_translate_lun()`: binds the command to its nexus, device, handler, threads and SN
+/// state, holding activity (`scst_get()`); 0 on success, < 0 for no such LUN (or a device
+/// without handler). (> 0, "wait for activity to resume", comes with activity suspension.)
+fn scst_translate_lun(cmd: &Arc<ScstCmd>) -> i32 {
+    scst_get();
+    let lun = cmd.d.lock().lun;
+    TRACE_DBG!("Finding tgt_dev for cmd (lun {})", lun);
+    let mut res = -1;
+    if let Some(tgt_dev) = scst_lookup_tgt_dev(&cmd.sess, lun) {
+        let handler = tgt_dev.dev.handler_for_cmds.read().clone();
+        if !Arc::ptr_eq(&handler, &scst_null_devtype()) {
+            let mut d = cmd.d.lock();
+            d.cmd_threads = tgt_dev.active_cmd_threads.clone();
+            d.cur_order_data = Some(tgt_dev.curr_order_data.clone());
+            d.dev = Some(tgt_dev.dev.clone());
+            d.devt = Some(handler);
+            d.tgt_dev = Some(tgt_dev);
+            res = 0;
+        } else {
+            PRINT_INFO!(
+                "Dev handler for device {} is NULL, the device will not be visible remotely",
+                lun
+            );
+        }
+    } else {
+        TRACE!(
+            TRACE_MINOR,
+            "tgt_dev for LUN {} not found, command to unexisting LU (initiator {}, target {})?",
+            lun,
+            cmd.sess.initiator_name,
+            cmd.tgt.tgt_name
+        );
+    }
+    if res != 0 {
+        scst_put();
+    }
+    res
+}
+
+/// C `__scst_init_cmd()`: LUN translation, the nexus's command limit (BUSY beyond it), CDB
+/// decoding and the SN. 0 on success (state PARSE), > 0 to wait, < 0 for no LUN (the command
+/// is finished with LOGICAL UNIT NOT SUPPORTED).
+fn __scst_init_cmd(cmd: &Arc<ScstCmd>) -> i32 {
+    let res = scst_translate_lun(cmd);
+    if res == 0 {
+        scst_set_cmd_state(cmd, SCST_CMD_STATE_PARSE);
+        let (tgt_dev, dev) = {
+            let d = cmd.d.lock();
+            (d.tgt_dev.clone(), d.dev.clone())
+        };
+        if let (Some(tgt_dev), Some(dev)) = (tgt_dev, dev) {
+            let cnt = atomic_inc_return(&tgt_dev.tgt_dev_cmd_count);
+            let max = match atomic_read(&dev.max_tgt_dev_commands) {
+                0 => SCST_MAX_TGT_DEV_COMMANDS,
+                m => m,
+            };
+            if cnt > max {
+                TRACE!(
+                    TRACE_FLOW_CONTROL,
+                    "Too many pending commands ({}) in session, returning BUSY to initiator \"{}\"",
+                    cnt,
+                    cmd.sess.initiator_name
+                );
+                // Better to deliver BUSY as soon as possible than to delay it by ACA.
+                let mut d = cmd.d.lock();
+                scst_set_busy_locked(&mut d, &cmd.sess);
+                d.cmd_aca_allowed = true;
+                scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+                return 0;
+            }
+        }
+        scst_pre_parse(cmd);
+        {
+            let mut d = cmd.d.lock();
+            // ACA is not active (task management later); an ACA command is then invalid.
+            if d.queue_type == SCST_CMD_QUEUE_ACA && d.status == 0 {
+                TRACE!(TRACE_MINOR, "Refusing ACA cmd, because there's no ACA");
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
+                scst_set_cmd_error_locked(&mut d, k, a, q);
+                scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+                return 0;
+            }
+            if d.set_sn_on_restart_cmd {
+                return 0;
+            }
+        }
+        if !cmd.tgtt.multithreaded_init_done {
+            scst_cmd_set_sn(cmd);
+        } else {
+            let od = cmd.d.lock().cur_order_data.clone();
+            if let Some(od) = od {
+                let _g = od.init_done_lock.lock_irqsave();
+                scst_cmd_set_sn(cmd);
+            }
+        }
+    } else if res < 0 {
+        let mut d = cmd.d.lock();
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_lun_not_supported);
+        scst_set_cmd_error_locked(&mut d, k, a, q);
+        scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+    }
+    res
+}
+
+/// C `scst_do_job_init()`: `scst_initd`'s work: initialise the queued commands in order and
+/// move them to their pools. Called with `scst_init_lock` held (dropped around each
+/// command).
+fn scst_do_job_init(l: &mut kemu::sync::SpinLockGuard<'_, ScstInitLists>) {
+    while let Some(cmd) = l.scst_init_cmd_list.first().map(|(_, c)| c.clone()) {
+        if !test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+            let rc = kemu::sync::SpinLockGuard::unlocked(l, || __scst_init_cmd(&cmd));
+            if rc > 0 {
+                TRACE_MGMT_DBG!("FLAG SUSPENDED set, restarting");
+                continue;
+            }
+        } else {
+            TRACE_MGMT_DBG!("Aborting not inited cmd (tag {})", scst_cmd_get_tag(&cmd));
+            scst_set_cmd_abnormal_done_state(&cmd);
+        }
+        // Deleted only after __scst_init_cmd(), so that scst_init_cmd()'s emptiness check
+        // keeps the order. The race of an empty-looking list while one command is being
+        // queued only concerns commands the target driver submits in parallel, whose order
+        // scst_cmd_init_done() does not guarantee anyway.
+        if let Some(h) = cmd.cmd_list_entry.take() {
+            l.scst_init_cmd_list.del(h);
+        }
+        kemu::sync::SpinLockGuard::unlocked(l, || scst_add_to_active_cmd_list(&cmd));
+    }
+}
+
+/// C `scst_process_active_cmd()`: the dispatcher of the state machine (see the section
+/// comment). `atomic` is the caller's context.
+pub fn scst_process_active_cmd(cmd: &Arc<ScstCmd>, atomic: bool) {
+    let mut cmd = cmd.clone();
+    cmd.d.lock().atomic = atomic;
+    TRACE_DBG!(
+        "cmd state {:?}, atomic {}",
+        scst_cmd_get_state(&cmd),
+        atomic
+    );
+    let res = loop {
+        let state = scst_cmd_get_state(&cmd);
+        let res = match state {
+            SCST_CMD_STATE_PARSE => scst_parse_cmd(&cmd),
+            SCST_CMD_STATE_PREPARE_SPACE => scst_prepare_space(&cmd),
+            SCST_CMD_STATE_PREPROCESSING_DONE => scst_preprocessing_done(&cmd),
+            SCST_CMD_STATE_RDY_TO_XFER => scst_rdy_to_xfer(&cmd),
+            SCST_CMD_STATE_TGT_PRE_EXEC => scst_tgt_pre_exec(&cmd),
+            // From here the command, its session and tgt_dev may be freed on return.
+            SCST_CMD_STATE_EXEC_CHECK_SN => scst_exec_check_sn(&mut cmd),
+            SCST_CMD_STATE_EXEC_CHECK_BLOCKING => scst_exec_check_blocking(&mut cmd),
+            SCST_CMD_STATE_LOCAL_EXEC => scst_local_exec(&cmd),
+            SCST_CMD_STATE_REAL_EXEC => scst_real_exec(&cmd),
+            SCST_CMD_STATE_PRE_DEV_DONE => scst_pre_dev_done(&cmd),
+            SCST_CMD_STATE_MODE_SELECT_CHECKS => scst_mode_select_checks(&cmd),
+            SCST_CMD_STATE_DEV_DONE => scst_dev_done(&cmd),
+            SCST_CMD_STATE_PRE_XMIT_RESP1 => scst_pre_xmit_response1(&cmd),
+            SCST_CMD_STATE_PRE_XMIT_RESP2 => scst_pre_xmit_response2(&cmd),
+            SCST_CMD_STATE_XMIT_RESP => scst_xmit_response(&cmd),
+            SCST_CMD_STATE_FINISHED => scst_finish_cmd(&cmd),
+            SCST_CMD_STATE_FINISHED_INTERNAL => scst_finish_internal_cmd(&cmd),
+            // C's PRE_XMIT_RESP entry (a restarted command without tgt_dev) continues as
+            // PRE_XMIT_RESP1, whose tgt_dev part it skips.
+            SCST_CMD_STATE_PRE_XMIT_RESP => {
+                scst_set_cmd_state(&cmd, SCST_CMD_STATE_PRE_XMIT_RESP1);
+                SCST_CMD_STATE_RES_CONT_SAME
+            }
+            s => {
+                PRINT_CRIT_ERROR!("cmd in state {:?}, but shouldn't be", s);
+                panic!("scst_process_active_cmd: command in a wrong state");
+            }
+        };
+        if res != SCST_CMD_STATE_RES_CONT_SAME {
+            break res;
+        }
+    };
+    if res == SCST_CMD_STATE_RES_NEED_THREAD {
+        let p = cmd.d.lock().cmd_threads.clone();
+        let mut l = p.cmd_list_lock.lock_irq();
+        let h = l.active_cmd_list.add(cmd.clone());
+        cmd.cmd_list_entry.set(h);
+        wake_up(&p.cmd_list_waitQ);
+        drop(l);
+    } else if res != SCST_CMD_STATE_RES_CONT_NEXT {
+        PRINT_CRIT_ERROR!("Unexpected state function result {}", res);
+    }
+}
+
+/// C `scst_do_job_active()`: runs every command of `cmd_list` (used by the tasklet in C).
+pub fn scst_do_job_active(p: &ScstCmdThreads, atomic: bool) {
+    let mut l = p.cmd_list_lock.lock_irq();
+    while let Some(cmd) = l.active_cmd_list.pop_front() {
+        cmd.cmd_list_entry.take();
+        kemu::sync::SpinLockGuard::unlocked(&mut l, || scst_process_active_cmd(&cmd, atomic));
+    }
+}
+
+/// C `scst_init_session()`'s tail for commands that arrived while the session was
+/// initialising: they restart with `scst_cmd_init_done()` in thread context.
+fn scst_restart_init_deferred_cmds(sess: &Arc<ScstSession>) {
+    let mut l = sess.sess_list_lock.lock_irq();
+    while let Some(cmd) = l.init_deferred_cmd_list.pop_front() {
+        cmd.cmd_list_entry.take();
+        TRACE_DBG!("Restarting deferred cmd");
+        atomic_dec(&sess.sess_cmd_count);
+        kemu::sync::SpinLockGuard::unlocked(&mut l, || {
+            scst_cmd_init_done(&cmd, SCST_CONTEXT_THREAD)
+        });
+    }
 }
 
 /// C `__wildcmp()`: DOS-style pattern match of `string` against `wild` (`*` any run, `?` any
@@ -273,9 +2702,9 @@ fn scst_get_unique_sess_name(
 
 /// C `scst_init_session()`: binds the session to its access group and adds it to the group's
 /// and the target's lists (under `scst_mutex`), then reports the result to `init_result_fn`
-/// (only an atomic registration has one), marks the session ready and drops the reference
-/// held during initialisation. (C also creates the session's `tgt_dev`s and restarts the
-/// commands that arrived meanwhile; both come with the command path.)
+/// (only an atomic registration has one), creates the session's `tgt_dev`s
+/// (`scst_sess_alloc_tgt_devs()`), restarts the commands that arrived meanwhile, marks the
+/// session ready and drops the reference held during initialisation.
 fn scst_init_session(sess: &Arc<ScstSession>) -> Result<(), Errno> {
     let mut g = scst_mutex.lock();
     let res = match scst_find_acg(&g, sess) {
@@ -310,7 +2739,7 @@ fn scst_init_session(sess: &Arc<ScstSession>) -> Result<(), Errno> {
                 .access_mut(&mut g)
                 .add_tail(sess.clone());
             sess.sysfs_sess_list_entry.set(h);
-            Ok(())
+            crate::scst_lib::scst_sess_alloc_tgt_devs(&mut g, sess)
         }
     };
     drop(g);
@@ -333,6 +2762,8 @@ fn scst_init_session(sess: &Arc<ScstSession>) -> Result<(), Errno> {
             SCST_SESS_IPH_FAILED
         },
     );
+    // Commands that arrived meanwhile go now (a failed session answers them BUSY).
+    scst_restart_init_deferred_cmds(sess);
     // If initialisation failed, the target driver is expected to unregister the session.
     atomic_set(&sess.init_phase, SCST_SESS_IPH_READY);
 

@@ -6,7 +6,12 @@
 //!
 //! docs/PORTING.md tracks what is ported. So far: device management in [`scst_vdisk`] — the
 //! device types, creation and deletion of devices (the procfs `open`/`close` commands and a
-//! Rust API for start-up), and the module init/exit. Command execution comes later.
+//! Rust API for start-up), and the module init/exit; and command execution: the
+//! command-independent SCSI logic in [`scst_vdisk::exec`] (INQUIRY and VPD pages, MODE
+//! SENSE, READ CAPACITY, REQUEST SENSE, READ TOC, the opcode tables), FILEIO and NULLIO I/O
+//! in [`scst_vdisk::fileio`] and [`scst_vdisk::nullio`], and the `parse()`/`exec()`
+//! callbacks over the core's command in [`scst_vdisk::cmd`]. MODE SELECT, VERIFY, UNMAP,
+//! WRITE SAME, FORMAT UNIT and the ALUA commands are not ported yet (INVALID OPCODE).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

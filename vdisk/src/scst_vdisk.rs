@@ -14,7 +14,8 @@
 //! of the virtual disk handler — the `vdisk_fileio`, `vdisk_blockio`, `vdisk_nullio` and
 //! `vcdrom` device types, the `struct scst_vdisk_dev` objects on `vdev_list`, their creation
 //! and deletion through the `/proc/scsi_tgt/vdisk/vdisk` commands, and the module init/exit.
-//! SCSI command execution comes later.
+//! SCSI command execution is in the sub-modules [`exec`], [`fileio`], [`nullio`] and
+//! [`cmd`].
 //!
 //! # Locking
 //!
@@ -30,12 +31,17 @@
 // Globals keep their C names (scst_vdisk_mutex, vdisk_file_devtype, num_threads …).
 #![allow(non_upper_case_globals)]
 
+pub mod cmd; // parse()/exec() over the core's ScstCmd
+pub mod exec; // SCSI command execution shared by the handlers (INQUIRY, MODE SENSE …)
+pub mod fileio; // FILEIO: the backing file descriptor and READ through preadv(2)
+pub mod nullio; // NULLIO: READ without I/O
+
 use kemu::atomic::{atomic_read, atomic_set, AtomicT};
 use kemu::list::{AtomicListHandle, List};
 use kemu::printk::{TraceFlag, SCST_DEFAULT_LOG_FLAGS};
 use kemu::sync::{Mutex, MutexGuard, RwLock, SpinLock};
 use kemu::{Errno, PRINT_ERROR, PRINT_INFO, PRINT_WARNING, TRACE, TRACE_DBG};
-use scst_core::scst::{ScstDevType, ScstDevTypeOps, ScstDevice};
+use scst_core::scst::{CmdState, ScstCmd, ScstDevType, ScstDevTypeOps, ScstDevice, ScstTgtDev};
 use scst_core::scst_const::{SCST_TST_1_SEP_TASK_SETS, TYPE_DISK, TYPE_ROM};
 use scst_core::scst_main::{
     scst_register_virtual_dev_driver, scst_register_virtual_device,
@@ -45,7 +51,9 @@ use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, Ordering::Relaxed,
+};
 use std::sync::{Arc, LazyLock, Weak};
 
 /// C `trace_flag` of scst_vdisk.c (`SCST_DEFAULT_DEV_LOG_FLAGS` in C; the core's default
@@ -208,6 +216,29 @@ pub struct ScstVdiskDev {
     pub vdev_devt: Arc<ScstDevType>,
     /// C `blk_shift`: the block shift handed to `attach()`.
     pub blk_shift: i32,
+    /// C `wt_flag_saved`: the saved WRITE_THROUGH (caching mode page, PC = 3). Zero as C's
+    /// `kzalloc` leaves it until MODE SELECT saves pages (not ported yet).
+    pub wt_flag_saved: AtomicBool,
+    /// C `discard_zeroes_data`: LBPRZ. Always 0 for FILEIO in r7105 (`vdisk_attach()`);
+    /// BLOCKIO would take it from the queue limits.
+    pub discard_zeroes_data: AtomicBool,
+    /// C `unmap_opt_gran`: OPTIMAL UNMAP GRANULARITY of VPD page B0h (thin devices).
+    pub unmap_opt_gran: AtomicU32,
+    /// C `unmap_align`: UNMAP GRANULARITY ALIGNMENT of VPD page B0h (0: none).
+    pub unmap_align: AtomicU32,
+    /// C `unmap_max_lba_cnt`: MAXIMUM UNMAP LBA COUNT of VPD page B0h.
+    pub unmap_max_lba_cnt: AtomicU32,
+    /// C `media_changed`: a vcdrom medium change is to be reported as a unit attention.
+    /// C protects it with `flags_lock`; an atomic swap gives the same test-and-clear.
+    pub media_changed: AtomicBool,
+    /// C `tgt_dev_cnt`: sessions (tgt_devs) that use the device; `scst_mutex` held in C.
+    pub tgt_dev_cnt: AtomicI32,
+    /// C `fd`: the backing file, open while [`Self::tgt_dev_cnt`] > 0 (FILEIO, BLOCKIO,
+    /// vcdrom with a medium). C reads it without a lock, relying on `scst_mutex` and
+    /// suspended activity for the few writers (`attach_tgt`, `detach_tgt`, MODE SELECT);
+    /// the lock here only makes that safe and is never held across I/O (readers clone
+    /// the `Arc`).
+    pub fd: RwLock<Option<Arc<File>>>,
     /// C `vdev_list_entry` (in `vdev_list`, under [`scst_vdisk_mutex`]).
     vdev_list_entry: AtomicListHandle,
 }
@@ -275,9 +306,10 @@ pub fn vdev_find(g: &MutexGuard<'_, VdevList>, name: &str) -> Option<Arc<ScstVdi
         .map(|(_, v)| v.clone())
 }
 
-/// The callbacks of the four vdisk device types (C: the `.attach`/`.detach` members of
-/// `vdisk_file_devtype` and its siblings). `attach_tgt`, `parse`, `exec` … come with command
-/// execution.
+/// The callbacks of the four vdisk device types (C: the `.attach`, `.detach`,
+/// `.attach_tgt`, `.detach_tgt`, `.parse` and `.exec` members of `vdisk_file_devtype` and its
+/// siblings; parse and exec pick FILEIO/BLOCKIO/NULLIO/vcdrom behaviour from the device, see
+/// [`cmd`]).
 #[derive(Debug)]
 pub struct VdiskDevTypeOps;
 
@@ -291,6 +323,33 @@ impl ScstDevTypeOps for VdiskDevTypeOps {
     fn detach(&self, dev: &Arc<ScstDevice>) {
         vdisk_detach(dev)
     }
+    fn attach_tgt(&self, tgt_dev: &Arc<ScstTgtDev>) -> i32 {
+        let Some(virt_dev) = vdev_of(&tgt_dev.dev) else {
+            PRINT_ERROR!("Device {} is not a vdisk device", tgt_dev.dev.virt_name);
+            return kemu::errno_neg(Errno::EINVAL);
+        };
+        match fileio::vdisk_attach_tgt(&virt_dev, tgt_dev.dev.dev_rd_only.load(Relaxed)) {
+            Ok(()) => 0,
+            Err(e) => kemu::errno_neg(e),
+        }
+    }
+    fn detach_tgt(&self, tgt_dev: &Arc<ScstTgtDev>) {
+        if let Some(virt_dev) = vdev_of(&tgt_dev.dev) {
+            fileio::vdisk_detach_tgt(&virt_dev);
+        }
+    }
+    fn parse(&self, cmd: &Arc<ScstCmd>) -> CmdState {
+        cmd::vdisk_parse(cmd)
+    }
+    fn exec(&self, cmd: &Arc<ScstCmd>) -> Option<i32> {
+        Some(cmd::vdisk_exec(cmd))
+    }
+}
+
+/// C `dev->dh_priv` of a vdisk device: its [`ScstVdiskDev`] (set by `vdisk_attach()`).
+pub fn vdev_of(dev: &ScstDevice) -> Option<Arc<ScstVdiskDev>> {
+    let p = dev.dh_priv.read().clone()?;
+    p.downcast::<ScstVdiskDev>().ok()
 }
 
 /// C: the `num_threads < 1` check of `init_scst_vdisk_driver()`.
@@ -489,6 +548,12 @@ fn vdisk_attach(dev: &Arc<ScstDevice>) -> Result<(), Errno> {
         virt_dev.file_size.store(VDISK_NULLIO_SIZE, Relaxed);
     }
 
+    // C: dev->block_shift / dev->block_size and dev->dev_rd_only.
+    atomic_set(&dev.block_shift, virt_dev.blk_shift);
+    atomic_set(&dev.block_size, 1 << virt_dev.blk_shift.clamp(0, 30));
+    dev.dev_rd_only
+        .store(virt_dev.rd_only.load(Relaxed), Relaxed);
+
     vdisk_reexamine(&virt_dev)?;
 
     if !virt_dev.cdrom_empty.load(Relaxed) {
@@ -511,6 +576,23 @@ fn vdisk_attach(dev: &Arc<ScstDevice>) -> Result<(), Errno> {
     } else {
         PRINT_INFO!("Attached empty SCSI target virtual cdrom {}", virt_dev.name);
     }
+
+    // C: dev->dh_priv and the control mode page values of the device (the _saved and
+    // _default twins are in exec::VdiskDevModeParams until the core has them).
+    *dev.dh_priv.write() = Some(virt_dev.clone() as Arc<dyn std::any::Any + Send + Sync>);
+    atomic_set(&dev.tst, i32::from(virt_dev.tst));
+    dev.tmf_only.store(false, Relaxed);
+    dev.d_sense.store(false, Relaxed);
+    atomic_set(
+        &dev.queue_alg,
+        i32::from(scst_core::scst_const::SCST_QUEUE_ALG_1_UNRESTRICTED_REORDER),
+    );
+    atomic_set(
+        &dev.qerr,
+        i32::from(scst_core::scst_const::SCST_QERR_0_ALL_RESUME),
+    );
+    dev.swp.store(false, Relaxed);
+    dev.tas.store(false, Relaxed);
     Ok(())
 }
 
@@ -518,8 +600,7 @@ fn vdisk_attach(dev: &Arc<ScstDevice>) -> Result<(), Errno> {
 /// [`ScstVdiskDev`] itself is freed by the caller of `scst_unregister_virtual_device()`.
 fn vdisk_detach(dev: &Arc<ScstDevice>) {
     TRACE_DBG!("virt_id {}", dev.virt_id);
-    // C finds virt_dev through dev->dh_priv, which ScstDevice lacks.
-    match vdev_find_held(&dev.virt_name) {
+    match vdev_of(dev) {
         Some(virt_dev) => {
             PRINT_INFO!(
                 "Detached virtual device {} (\"{}\")",
@@ -530,6 +611,8 @@ fn vdisk_detach(dev: &Arc<ScstDevice>) {
         }
         None => PRINT_INFO!("Detached virtual device {}", dev.virt_name),
     }
+    // C: dev->dh_priv = NULL ("virt_dev will be freed by the caller").
+    *dev.dh_priv.write() = None;
 }
 
 /// The kernel's `crc32c(seed, buf, len)`: the raw CRC-32C register update (reflected
@@ -636,6 +719,14 @@ pub fn vdev_create(
         dev: SpinLock::new(Weak::new()),
         vdev_devt: devt.clone(),
         blk_shift: DEF_DISK_BLOCK_SHIFT,
+        wt_flag_saved: AtomicBool::new(false),
+        discard_zeroes_data: AtomicBool::new(false),
+        unmap_opt_gran: AtomicU32::new(0),
+        unmap_align: AtomicU32::new(0),
+        unmap_max_lba_cnt: AtomicU32::new(0),
+        media_changed: AtomicBool::new(false),
+        tgt_dev_cnt: AtomicI32::new(0),
+        fd: RwLock::new(None),
         vdev_list_entry: AtomicListHandle::new(),
     })
 }
@@ -1316,10 +1407,17 @@ mod tests {
         assert_eq!(h, "vdisk_fileio");
         assert_eq!(dev.virt_id, id);
         assert!(Arc::ptr_eq(&v.dev.lock().upgrade().unwrap(), &dev));
+        // C vdisk_attach(): dh_priv, block size and the control-page values on the device.
+        assert!(Arc::ptr_eq(&vdev_of(&dev).unwrap(), &v));
+        assert_eq!(atomic_read(&dev.block_size), 512);
+        assert_eq!(atomic_read(&dev.block_shift), 9);
+        assert_eq!(atomic_read(&dev.tst), 1);
+        assert!(!dev.dev_rd_only.load(Relaxed));
         assert_eq!(v.vdisk_serial.read().t10_vend_id, "SCST_FIO");
         assert_eq!(v.vdisk_serial.read().prod_rev_lvl, " 330");
 
         vdisk_del_device("disk1").unwrap();
+        assert!(vdev_of(&dev).is_none());
         assert!(scst_dev("disk1").is_none());
         assert!(vdev("disk1").is_none());
         assert_eq!(vdisk_del_device("disk1"), Err(Errno::EINVAL));
