@@ -1016,7 +1016,9 @@ fn write_data(conn: &Arc<IscsiConn>, ws: &mut WriteState) -> i32 {
             0
         }
         Some(Ok(n)) => i32::try_from(sent_total + n).unwrap_or(i32::MAX),
+        // Nothing more went out: not an error, the write thread waits for space.
         Some(Err(Errno::EAGAIN)) if sent_total > 0 => sent_total.cast_signed(),
+        Some(Err(Errno::EAGAIN)) => neg(Errno::EAGAIN),
         Some(Err(e)) => {
             if e == Errno::EIO {
                 PRINT_ERROR!("write_data: buffer shorter than the PDU ({:?})", cmnd);
