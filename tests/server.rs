@@ -300,6 +300,14 @@ impl Server {
         }
     }
 
+    /// [`Server::start`] with `-c <state dir>/iscsi-scstd.conf` holding `config` (iscsi-scstd.conf
+    /// syntax; written into the fresh state directory before the process starts).
+    pub fn start_with_config(test: &str, config: &str) -> Result<Server, ServerError> {
+        let path = state_dir_of(test).join("iscsi-scstd.conf");
+        let arg = path.to_string_lossy().into_owned();
+        Server::start_prepared(test, 0, &["-c", &arg], |_| std::fs::write(&path, config))
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.addr.port()

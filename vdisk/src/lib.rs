@@ -10,8 +10,10 @@
 //! command-independent SCSI logic in [`scst_vdisk::exec`] (INQUIRY and VPD pages, MODE
 //! SENSE, READ CAPACITY, REQUEST SENSE, READ TOC, the opcode tables), FILEIO and NULLIO I/O
 //! in [`scst_vdisk::fileio`] and [`scst_vdisk::nullio`], and the `parse()`/`exec()`
-//! callbacks over the core's command in [`scst_vdisk::cmd`]. MODE SELECT, VERIFY, UNMAP,
-//! WRITE SAME, FORMAT UNIT and the ALUA commands are not ported yet (INVALID OPCODE).
+//! callbacks over the core's command in [`scst_vdisk::cmd`]; the write path (FUA,
+//! WRITE_THROUGH, NV_CACHE, SYNCHRONIZE CACHE, VERIFY, WRITE AND VERIFY) in
+//! [`scst_vdisk::fileio`]. MODE SELECT, UNMAP, WRITE SAME, FORMAT UNIT and the ALUA
+//! commands are not ported yet (INVALID OPCODE).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

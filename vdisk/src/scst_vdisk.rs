@@ -239,6 +239,11 @@ pub struct ScstVdiskDev {
     /// the lock here only makes that safe and is never held across I/O (readers clone
     /// the `Arc`).
     pub fd: RwLock<Option<Arc<File>>>,
+    /// Port only (C has no such counter): how many times the backing file was flushed
+    /// (`fdatasync(2)` by [`fileio::vdisk_fsync`]), failed flushes included. User space
+    /// cannot observe durability, so tests check FUA, SYNCHRONIZE CACHE and NV_CACHE
+    /// through this count.
+    pub fsync_cnt: AtomicU64,
     /// C `vdev_list_entry` (in `vdev_list`, under [`scst_vdisk_mutex`]).
     vdev_list_entry: AtomicListHandle,
 }
@@ -727,6 +732,7 @@ pub fn vdev_create(
         media_changed: AtomicBool::new(false),
         tgt_dev_cnt: AtomicI32::new(0),
         fd: RwLock::new(None),
+        fsync_cnt: AtomicU64::new(0),
         vdev_list_entry: AtomicListHandle::new(),
     })
 }

@@ -270,11 +270,13 @@ pub fn vdisk_exec(cmd: &Arc<ScstCmd>) -> i32 {
         return SCST_EXEC_COMPLETED;
     }
 
-    let (mut sg, bufflen) = {
+    let (mut sg, bufflen, data_len, data_direction) = {
         let mut d = cmd.d.lock();
         (
             std::mem::take(&mut d.sg),
             usize::try_from(d.bufflen).unwrap_or(0),
+            d.data_len,
+            d.data_direction,
         )
     };
     let (error, resp, initial, completed) = {
@@ -282,6 +284,8 @@ pub fn vdisk_exec(cmd: &Arc<ScstCmd>) -> i32 {
         p.fua = off.fua;
         p.bufflen = bufflen;
         p.resp_data_len = bufflen;
+        p.data_len = data_len;
+        p.data_direction = data_direction;
         let completed = vdev_do_job(&mut p, ops);
         (p.error, p.resp_data_len, bufflen, completed)
     };
@@ -425,6 +429,68 @@ mod tests {
         vdisk_exec(&cmd);
         assert_eq!(cmd.d.lock().status, SAM_STAT_CHECK_CONDITION);
         assert_eq!(sense_kaq(&cmd), (0x05, 0x24, 0x00));
+
+        // VERIFY(10) BYTCHK=1 of 2 blocks at LBA 1: the core makes it a data-out command
+        // of 1024 bytes; equal data → GOOD.
+        let verify = [VERIFY, 0x02, 0, 0, 0, 1, 0, 0, 2, 0];
+        let (cmd, st) = cmd_for(&dev, &verify);
+        assert_eq!(st, SCST_CMD_STATE_DEFAULT);
+        {
+            let mut d = cmd.d.lock();
+            assert_eq!((d.bufflen, d.data_len), (1024, 1024));
+            assert_eq!(d.data_direction, SCST_DATA_WRITE);
+            kemu::scatterlist::sg_copy_from_buffer(&mut d.sg, &data[512..1536]);
+        }
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+        // One byte off (offset 700 of the data-out): MISCOMPARE 0E/1D/00, fixed format,
+        // INFORMATION not valid (byte 0 = 0x70, bytes 3..7 zero) as r7105.
+        let (cmd, _) = cmd_for(&dev, &verify);
+        {
+            let mut d = cmd.d.lock();
+            let mut b = data[512..1536].to_vec();
+            b[700] ^= 0x80;
+            kemu::scatterlist::sg_copy_from_buffer(&mut d.sg, &b);
+        }
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, SAM_STAT_CHECK_CONDITION);
+        assert_eq!(sense_kaq(&cmd), (0x0E, 0x1D, 0x00));
+        {
+            let d = cmd.d.lock();
+            let s = d.sense.as_deref().unwrap();
+            assert_eq!(s[0], 0x70);
+            assert_eq!(&s[3..7], &[0, 0, 0, 0]);
+        }
+        // VERIFY(10) BYTCHK=0 of 2048 blocks: no data moves, the whole medium is read.
+        let (cmd, st) = cmd_for(&dev, &[VERIFY, 0, 0, 0, 0, 0, 0, 0x08, 0, 0]);
+        assert_eq!(st, SCST_CMD_STATE_DEFAULT);
+        {
+            let d = cmd.d.lock();
+            assert_eq!((d.bufflen, d.data_len), (0, 1 << 20));
+        }
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+
+        // WRITE(10) with FUA of 1 block at LBA 3: written and flushed.
+        let before = v.fsync_cnt.load(Relaxed);
+        let (cmd, _) = cmd_for(&dev, &[WRITE_10, 0x08, 0, 0, 0, 3, 0, 0, 1, 0]);
+        kemu::scatterlist::sg_copy_from_buffer(&mut cmd.d.lock().sg, &[0xEE; 512]);
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+        assert_eq!(v.fsync_cnt.load(Relaxed), before + 1);
+        assert_eq!(std::fs::read(&path).unwrap()[1536..2048], [0xEE; 512]);
+        // WRITE(10) beyond the end: 05/21/00 at parse.
+        let (cmd, st) = cmd_for(&dev, &[WRITE_10, 0, 0, 0, 0x07, 0xff, 0, 0, 2, 0]);
+        assert_ne!(st, SCST_CMD_STATE_DEFAULT);
+        assert_eq!(sense_kaq(&cmd), (0x05, 0x21, 0x00));
+        // SYNCHRONIZE CACHE(10): GOOD and flushed; at LBA nblocks + 1: 05/21/00.
+        let (cmd, _) = cmd_for(&dev, &[SYNCHRONIZE_CACHE, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+        assert_eq!(v.fsync_cnt.load(Relaxed), before + 2);
+        let (cmd, st) = cmd_for(&dev, &[SYNCHRONIZE_CACHE, 0, 0, 0, 0x08, 1, 0, 0, 0, 0]);
+        assert_ne!(st, SCST_CMD_STATE_DEFAULT);
+        assert_eq!(sense_kaq(&cmd), (0x05, 0x21, 0x00));
 
         crate::scst_vdisk::fileio::vdisk_detach_tgt(&v);
         let _ = std::fs::remove_file(&path);

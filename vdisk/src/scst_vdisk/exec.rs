@@ -51,6 +51,8 @@ pub const SCSI_INQ_PQ_CON: u8 = 0;
 pub const SCSI_INQ_PQ_NOT_CON: u8 = 1;
 /// C `UIO_MAXIOV`: the most iovecs one `readv`/`writev` takes.
 pub const UIO_MAXIOV: usize = 1024;
+/// C `LEN_MEM`: VERIFY reads the medium in pieces of at most this many bytes.
+pub const LEN_MEM: usize = 32 * 1024;
 /// C `scst_main.c`: the default `dev->max_write_same_len` (256 MiB).
 pub const SCST_DEF_MAX_WRITE_SAME_LEN: u64 = 256 * 1024 * 1024;
 /// C `scst_alloc_tgt_dev()`: `ini_sg` of a virtual device ("infinite", 1 << 15).
@@ -232,6 +234,13 @@ pub struct VdiskCmdParams<'a> {
     /// C `cmd->bufflen`: the data length (the scatterlist may be longer, e.g. rounded up to
     /// whole pages by the SGV pool); initially the scatterlist's length.
     pub bufflen: usize,
+    /// C `scst_cmd_get_data_len(cmd)`: the bytes the command works on, which differ from
+    /// the buffer length for commands without data (VERIFY with BYTCHK 0, SYNCHRONIZE
+    /// CACHE); initially the scatterlist's length.
+    pub data_len: i64,
+    /// C `scst_cmd_get_data_direction(cmd)` (`SCST_DATA_*`); initially `SCST_DATA_NONE`.
+    /// VERIFY compares with the medium when it is `SCST_DATA_WRITE` (BYTCHK 1).
+    pub data_direction: i32,
 }
 
 impl<'a> VdiskCmdParams<'a> {
@@ -255,6 +264,8 @@ impl<'a> VdiskCmdParams<'a> {
             error: None,
             resp_data_len,
             bufflen: resp_data_len,
+            data_len: i64::try_from(resp_data_len).unwrap_or(i64::MAX),
+            data_direction: SCST_DATA_NONE,
         }
     }
 
@@ -378,11 +389,15 @@ pub fn vdisk_op(ops: VdiskOps, opcode: u8) -> VdiskOpFn {
             Some(nullio::nullio_exec_write_verify)
         }
         (VdiskOps::Nullio, VERIFY | VERIFY_12 | VERIFY_16) => Some(nullio::nullio_exec_verify),
+        (VdiskOps::Blockio, WRITE_VERIFY | WRITE_VERIFY_12 | WRITE_VERIFY_16) => {
+            Some(fileio::blockio_exec_write_verify)
+        }
         (_, READ_6 | READ_10 | READ_12 | READ_16) => Some(fileio::fileio_exec_read),
         (_, WRITE_6 | WRITE_10 | WRITE_12 | WRITE_16) => Some(fileio::fileio_exec_write),
-        (_, WRITE_VERIFY | WRITE_VERIFY_12 | WRITE_VERIFY_16 | VERIFY | VERIFY_12 | VERIFY_16) => {
-            Some(vdisk_not_ported)
+        (_, WRITE_VERIFY | WRITE_VERIFY_12 | WRITE_VERIFY_16) => {
+            Some(fileio::fileio_exec_write_verify)
         }
+        (_, VERIFY | VERIFY_12 | VERIFY_16) => Some(fileio::vdev_exec_verify),
         // C: *_exec_var_len_cmd; the core accepts 32-byte CDBs only for DIF type 2, which a
         // procfs build cannot configure.
         (_, VARIABLE_LENGTH_CMD) => Some(vdisk_not_ported),
@@ -397,7 +412,7 @@ pub fn vdisk_invalid_opcode(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
     ComplStatus::InvalidOpcode
 }
 
-/// An op of r7105 the port does not have yet (MODE SELECT, UNMAP, WRITE SAME, VERIFY,
+/// An op of r7105 the port does not have yet (MODE SELECT, UNMAP, WRITE SAME,
 /// FORMAT UNIT, REPORT/SET TARGET PORT GROUPS, 32-byte CDBs): answered as an unsupported
 /// opcode, with a log line. Documented deviation until they are ported.
 pub fn vdisk_not_ported(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
