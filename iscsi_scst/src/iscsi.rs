@@ -19,6 +19,11 @@
 //! the session goes on.
 //!
 //! Adapted for the port (docs/ARCHITECTURE.md §5):
+//! - The build is the one C calls `CONFIG_TCP_ZERO_COPY_TRANSFER_COMPLETION_NOTIFICATION`: read
+//!   buffers come from SCST's SGV cache (no `tgt_need_alloc_data_buf` / `iscsi_alloc_data_buf`
+//!   with `no_sgv`). Without that kernel patch C must not reuse a buffer `sendpage()` may
+//!   still reference; here `kernel_sendmsg()` has copied the iovecs into the socket when it
+//!   returns, and a command's buffer goes back to the cache only after its last response.
 //! - Objects are `Arc`s; a child points to its parent with an `Arc` (command → connection →
 //!   session → target). The reference counts whose last put acts (`cmnd->ref_cnt` →
 //!   [`cmnd_done`](crate::iscsi::cmnd_done), `conn->conn_ref_cnt` waited for by `close_conn`) stay explicit counters.
@@ -2319,7 +2324,6 @@ fn scsi_cmnd_start(req: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
                 &scst_cmd,
                 i32::try_from(hdr.data_length.get()).unwrap_or(i32::MAX),
             );
-            scst_core::scst::scst_cmd_set_tgt_need_alloc_data_buf(&scst_cmd);
         }
     } else if flags & ISCSI_CMD_READ != 0 {
         scst_core::scst::scst_cmd_set_expected(
@@ -2327,7 +2331,6 @@ fn scsi_cmnd_start(req: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
             SCST_DATA_READ,
             i32::try_from(hdr.data_length.get()).unwrap_or(i32::MAX),
         );
-        scst_core::scst::scst_cmd_set_tgt_need_alloc_data_buf(&scst_cmd);
     } else if flags & ISCSI_CMD_WRITE != 0 {
         scst_core::scst::scst_cmd_set_expected(
             &scst_cmd,
@@ -2946,14 +2949,6 @@ impl ScstTgtTemplateOps for IscsiTemplateOps {
     /// checks every data digest inline on receipt, so there is nothing left to check.
     fn pre_exec(&self, _cmd: &Arc<ScstCmd>) -> Option<i32> {
         Some(scst_core::scst::SCST_PREPROCESS_STATUS_SUCCESS)
-    }
-
-    /// C: iscsi.c iscsi_alloc_data_buf() (TCP without zero-copy completion notification): the
-    /// buffer must not come from the SGV cache, since it is sent asynchronously; the core
-    /// allocates it.
-    fn tgt_alloc_data_buf(&self, cmd: &Arc<ScstCmd>) -> Option<i32> {
-        scst_core::scst::scst_cmd_set_no_sgv(cmd);
-        Some(1)
     }
 }
 

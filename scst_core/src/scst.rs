@@ -1276,6 +1276,13 @@ pub struct ScstTgtDev {
     pub tgt_dev_lock: SpinLock<ScstTgtDevLocked>,
     /// C `dh_priv`: the device handler's data.
     pub dh_priv: RwLock<Option<Arc<dyn Any + Send + Sync>>>,
+    /// C `pools[]`: the SGV pool the nexus's buffers come from (one, not one per CPU: see
+    /// `scst_mem`; None when SCST's pools do not exist, then buffers are not cached).
+    pub pools: Option<Arc<crate::scst_mem::SgvPool>>,
+    /// C `tgt_dev_gfp_mask`.
+    pub tgt_dev_gfp_mask: kemu::mm::Gfp,
+    /// C `tgt_dev_clust_pool`: the pool is the clustered one.
+    pub tgt_dev_clust_pool: bool,
     /// C `sess_tgt_dev_list_entry` (in the session's hash).
     pub(crate) sess_tgt_dev_list_entry: AtomicListHandle,
     /// C `dev_tgt_dev_list_entry` (in `dev->dev_tgt_dev_list`, under `scst_mutex`).
@@ -1450,9 +1457,13 @@ pub struct ScstCmdData {
     /// C `scst_cmd_done`: set to `scst_cmd_done_local()` when the command is sent for
     /// execution.
     pub scst_cmd_done: Option<ScstCmdDoneFn>,
-    /// The pages charged to the device's `dev_mem_lim` for this command (C keeps this in
-    /// the SGV object).
+    /// The pages charged to the device's `dev_mem_lim` for a buffer allocated without an
+    /// SGV pool (a nexus without `pools`); C keeps this in the SGV object.
     pub mem_lim_pages: usize,
+    /// C `sgv`: the SGV object `sg` was lent from (None: not from a pool).
+    pub sgv: Option<Box<crate::scst_mem::SgvPoolObj>>,
+    /// C `out_sgv`: the SGV object of `out_sg`.
+    pub out_sgv: Option<Box<crate::scst_mem::SgvPoolObj>>,
 }
 
 /// C `struct scst_cmd`: one SCSI command.

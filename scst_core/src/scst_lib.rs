@@ -42,20 +42,23 @@ use crate::scst_main::{
     scst_mgmt_lock, scst_mgmt_waitQ, scst_mutex, scst_null_devtype, scst_trace_flag as TRACE_FLAG,
     ScstMutexGuard,
 };
+use crate::scst_mem::{
+    scst_sgv_pool_use_dma, scst_sgv_pool_use_norm, scst_sgv_pool_use_norm_clust,
+    sgv_check_allowed_mem, sgv_pool_alloc, sgv_pool_free, sgv_uncheck_allowed_mem,
+    SGV_POOL_ALLOC_NO_CACHED, SGV_POOL_NO_ALLOC_ON_CACHE_MISS,
+};
 use kemu::atomic::{atomic_read, atomic_set};
 use kemu::atomic::{test_and_set_bit, AtomicT, BitWord};
 use kemu::completion::complete_all;
 use kemu::kref::{kref_get, kref_put};
 use kemu::list::AtomicListHandle;
-use kemu::mm::{alloc_page, __GFP_ZERO, GFP_KERNEL, PAGE_SIZE};
+use kemu::mm::{GFP_ATOMIC, GFP_KERNEL, PAGE_SIZE};
 use kemu::printk::TRACE_FLOW_CONTROL;
-use kemu::scatterlist::{
-    sg_copy_from_buffer, sg_copy_to_buffer, sg_init_table, sg_set_page, sg_total_len, Scatterlist,
-};
+use kemu::scatterlist::{sg_copy_from_buffer, sg_copy_to_buffer, sg_total_len};
 use kemu::sync::SpinLock;
 use kemu::wait::wake_up_all;
 use kemu::PRINT_WARNING;
-use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE, TRACE_DBG};
+use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE, TRACE_DBG, TRACE_MEM};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
@@ -1109,23 +1112,7 @@ pub fn scst_get_resid(cmd: &ScstCmd) -> Option<(i32, i32)> {
     __scst_get_resid(&d)
 }
 
-/// C `scst_alloc_sg()` (scst_mem.c): a scatterlist of `size` bytes in pages from the kemu page
-/// pool (one page per entry, no clustering, as C); None for 0 bytes or no memory.
-pub fn scst_alloc_sg(size: usize) -> Option<Vec<Scatterlist>> {
-    if size == 0 {
-        return None;
-    }
-    let pages = size.div_ceil(PAGE_SIZE);
-    let mut sg = sg_init_table(pages);
-    let mut left = size;
-    for e in sg.iter_mut() {
-        let page = alloc_page(GFP_KERNEL | __GFP_ZERO)?;
-        let len = left.min(PAGE_SIZE);
-        sg_set_page(e, page, u32::try_from(len).unwrap_or(0), 0);
-        left -= len;
-    }
-    Some(sg)
-}
+pub use crate::scst_mem::{scst_alloc_sg, scst_free_sg};
 
 /// C scst_priv.h `SCST_TGT_RETRY_TIMEOUT`: one jiffy.
 pub const SCST_TGT_RETRY_TIMEOUT: u64 = 1;
@@ -1200,42 +1187,85 @@ fn scst_tgt_retry_timer_fn(tgt: &Arc<ScstTgt>) {
     }
 }
 
-/// C `scst_free_sg()`: the pages go back to the pool.
-pub fn scst_free_sg(sg: Vec<Scatterlist>) {
-    drop(sg);
-}
-
-/// C `sgv_check_allowed_mem()` (scst_mem.c): reserves `pages` of the device's budget;
-/// false (nothing reserved) if that would exceed `scst_max_dev_cmd_mem`.
-fn sgv_check_allowed_mem(mem_lim: &ScstMemLim, pages: usize) -> bool {
-    let pages = i32::try_from(pages).unwrap_or(i32::MAX);
-    let alloced = kemu::atomic::atomic_add_return(pages, &mem_lim.alloced_pages);
-    if alloced > atomic_read(&mem_lim.max_allowed_pages) || alloced < 0 {
-        TRACE!(
-            kemu::printk::TRACE_OUT_OF_MEM,
-            "Requested amount of memory ({} pages) for being executed commands on a device \
-             together with the already allocated memory exceeds the allowed maximum {}. \
-             Should you increase scst_max_dev_cmd_mem?",
-            pages,
-            atomic_read(&mem_lim.max_allowed_pages)
-        );
-        kemu::atomic::atomic_sub(pages, &mem_lim.alloced_pages);
-        return false;
-    }
-    true
-}
-
-/// C `sgv_uncheck_allowed_mem()`: gives `pages` back to the device's budget.
-fn sgv_uncheck_allowed_mem(mem_lim: &ScstMemLim, pages: usize) {
-    kemu::atomic::atomic_sub(
-        i32::try_from(pages).unwrap_or(i32::MAX),
-        &mem_lim.alloced_pages,
-    );
-}
-
-/// C `scst_alloc_space()`: the data buffer (and the out buffer of bidirectional commands).
-/// The SGV cache (`scst_mem.c`) is a later issue; this is `scst_alloc_sg()` directly.
+/// C `scst_alloc_space()`: the data buffer (and the out buffer of bidirectional commands)
+/// from the nexus's SGV pool (`tgt_dev->pools`), charged to the device's `dev_mem_lim`. In
+/// atomic context a cache miss fails (`SGV_POOL_NO_ALLOC_ON_CACHE_MISS`; the caller retries
+/// from a thread); `cmd->no_sgv` takes a buffer that is not cached
+/// (`SGV_POOL_ALLOC_NO_CACHED`). A nexus without a pool (SCST's pools not created) gets a
+/// plain [`scst_alloc_sg`] buffer. (C also checks `max_sg_cnt` with
+/// `scst_on_sg_tablesize_low()` and allocates the DIF buffer; neither is ported.)
 pub fn scst_alloc_space_locked(d: &mut ScstCmdData) -> Result<(), Errno> {
+    let pool = d.tgt_dev.as_ref().and_then(|t| t.pools.clone());
+    let (Some(pool), Some(dev)) = (pool, d.dev.clone()) else {
+        return scst_alloc_space_no_pool(d);
+    };
+    let atomic = d.atomic;
+    let gfp_mask = d
+        .tgt_dev
+        .as_ref()
+        .map_or(GFP_KERNEL, |t| t.tgt_dev_gfp_mask)
+        | if atomic { GFP_ATOMIC } else { GFP_KERNEL };
+    let mut flags = if atomic {
+        SGV_POOL_NO_ALLOC_ON_CACHE_MISS
+    } else {
+        0
+    };
+    if d.no_sgv {
+        flags |= SGV_POOL_ALLOC_NO_CACHED;
+    }
+    let mut cnt = 0;
+    let size = u32::try_from(d.bufflen).unwrap_or(0);
+    let Some(sg) = sgv_pool_alloc(
+        &pool,
+        size,
+        gfp_mask,
+        flags,
+        &mut cnt,
+        &mut d.sgv,
+        &dev.dev_mem_lim,
+    ) else {
+        // An empty object is returned only with SGV_POOL_RETURN_OBJ_ON_ALLOC_FAIL, which
+        // is not asked for here.
+        d.sgv = None;
+        return Err(Errno::ENOMEM);
+    };
+    d.sg = sg;
+    d.sg_cnt = cnt;
+
+    if d.data_direction != SCST_DATA_BIDI {
+        return Ok(());
+    }
+    let size = u32::try_from(d.out_bufflen).unwrap_or(0);
+    let mut out_cnt = 0;
+    match sgv_pool_alloc(
+        &pool,
+        size,
+        gfp_mask,
+        flags,
+        &mut out_cnt,
+        &mut d.out_sgv,
+        &dev.dev_mem_lim,
+    ) {
+        Some(sg) => {
+            d.out_sg = sg;
+            d.out_sg_cnt = out_cnt;
+            Ok(())
+        }
+        None => {
+            // C out_sg_free:
+            d.out_sgv = None;
+            if let Some(obj) = d.sgv.take() {
+                sgv_pool_free(obj, std::mem::take(&mut d.sg), &dev.dev_mem_lim);
+            }
+            d.sg_cnt = 0;
+            Err(Errno::ENOMEM)
+        }
+    }
+}
+
+/// [`scst_alloc_space_locked`] for a command whose nexus has no SGV pool: plain
+/// [`scst_alloc_sg`] buffers, charged to the device's budget here.
+fn scst_alloc_space_no_pool(d: &mut ScstCmdData) -> Result<(), Errno> {
     let bufflen = usize::try_from(d.bufflen).unwrap_or(0);
     let out = if d.data_direction == SCST_DATA_BIDI {
         usize::try_from(d.out_bufflen).unwrap_or(0)
@@ -1243,8 +1273,9 @@ pub fn scst_alloc_space_locked(d: &mut ScstCmdData) -> Result<(), Errno> {
         0
     };
     let pages = bufflen.div_ceil(PAGE_SIZE) + out.div_ceil(PAGE_SIZE);
+    let pages_i = i32::try_from(pages).unwrap_or(i32::MAX);
     if let Some(dev) = &d.dev {
-        if !sgv_check_allowed_mem(&dev.dev_mem_lim, pages) {
+        if !sgv_check_allowed_mem(&dev.dev_mem_lim, pages_i) {
             return Err(Errno::ENOMEM);
         }
     }
@@ -1260,21 +1291,47 @@ pub fn scst_alloc_space_locked(d: &mut ScstCmdData) -> Result<(), Errno> {
     Ok(())
 }
 
-/// C `scst_release_space()`: frees the buffers the core allocated.
+/// C `scst_release_space()`: gives the buffers the core allocated back to their SGV pool
+/// (or frees them). Buffers of the target driver or the handler are left alone.
 fn scst_release_space(d: &mut ScstCmdData) {
-    if d.mem_lim_pages != 0 {
-        if let Some(dev) = &d.dev {
-            sgv_uncheck_allowed_mem(&dev.dev_mem_lim, d.mem_lim_pages);
+    if d.sgv.is_none() {
+        if d.mem_lim_pages != 0 {
+            if let Some(dev) = &d.dev {
+                sgv_uncheck_allowed_mem(
+                    &dev.dev_mem_lim,
+                    i32::try_from(d.mem_lim_pages).unwrap_or(i32::MAX),
+                );
+            }
+            d.mem_lim_pages = 0;
         }
-        d.mem_lim_pages = 0;
-    }
-    if d.tgt_i_data_buf_alloced || d.dh_data_buf_alloced {
+        if !(d.sg.is_empty() || d.tgt_i_data_buf_alloced || d.dh_data_buf_alloced) {
+            TRACE_MEM!("Freeing sg for cmd (cnt {})", d.sg_cnt);
+            scst_free_sg(std::mem::take(&mut d.sg));
+            if !d.out_sg.is_empty() {
+                scst_free_sg(std::mem::take(&mut d.out_sg));
+            }
+            d.sg_cnt = 0;
+            d.out_sg_cnt = 0;
+        }
         return;
     }
-    scst_free_sg(std::mem::take(&mut d.sg));
-    scst_free_sg(std::mem::take(&mut d.out_sg));
+    if d.tgt_i_data_buf_alloced || d.dh_data_buf_alloced {
+        TRACE_MEM!("*data_buf_alloced set, returning");
+        return;
+    }
+    let Some(dev) = d.dev.clone() else {
+        return;
+    };
+    if let Some(obj) = d.out_sgv.take() {
+        sgv_pool_free(obj, std::mem::take(&mut d.out_sg), &dev.dev_mem_lim);
+        d.out_sg_cnt = 0;
+    }
+    if let Some(obj) = d.sgv.take() {
+        sgv_pool_free(obj, std::mem::take(&mut d.sg), &dev.dev_mem_lim);
+    }
+    // C also zeroes bufflen and data_len here; the port keeps them, since the residual
+    // helpers may still be called on a finished command.
     d.sg_cnt = 0;
-    d.out_sg_cnt = 0;
 }
 
 /// C `scst_get_buf_full()` + `scst_put_buf_full()` as one safe call: runs `f` on the whole
@@ -1401,6 +1458,8 @@ pub fn scst_alloc_cmd(sess: &Arc<ScstSession>, cdb: &[u8]) -> Result<Arc<ScstCmd
         dbl_ua_orig_data_direction: SCST_DATA_UNKNOWN,
         scst_cmd_done: None,
         mem_lim_pages: 0,
+        sgv: None,
+        out_sgv: None,
     };
     let cmd = Arc::new(ScstCmd {
         sess: sess.clone(),
@@ -1691,7 +1750,7 @@ pub fn scst_alloc_add_tgt_dev(
     let acg_black_hole = acg_dev.acg.upgrade().is_some_and(|a| {
         atomic_read(&a.acg_black_hole_type) != crate::scst::SCST_ACG_BLACK_HOLE_NONE
     });
-    let tgt_dev = Arc::new(ScstTgtDev {
+    let mut tgt_dev = ScstTgtDev {
         lun: acg_dev.lun,
         sess: sess.clone(),
         dev: dev.clone(),
@@ -1713,9 +1772,22 @@ pub fn scst_alloc_add_tgt_dev(
             tgt_dev_valid_sense_len: 0,
         }),
         dh_priv: kemu::sync::RwLock::new(None),
+        pools: None,
+        tgt_dev_gfp_mask: kemu::mm::Gfp::default(),
+        tgt_dev_clust_pool: false,
         sess_tgt_dev_list_entry: AtomicListHandle::new(),
         dev_tgt_dev_list_entry: AtomicListHandle::new(),
-    });
+    };
+    // C: the SGV pool of the nexus (no SCSI host behind virtual devices: no clustering or
+    // ISA DMA from the initiator side).
+    scst_sgv_pool_use_norm(&mut tgt_dev);
+    if tgtt.use_clustering && !tgtt.no_clustering {
+        scst_sgv_pool_use_norm_clust(&mut tgt_dev);
+    }
+    if tgtt.unchecked_isa_dma {
+        scst_sgv_pool_use_dma(&mut tgt_dev);
+    }
+    let tgt_dev = Arc::new(tgt_dev);
     if acg_black_hole {
         kemu::atomic::set_bit(crate::scst::SCST_TGT_DEV_BLACK_HOLE, &tgt_dev.tgt_dev_flags);
     }

@@ -788,9 +788,20 @@ pub fn init_scst() -> Result<(), Errno> {
         atomic_set(&scst_max_dev_cmd_mem, (max_cmd_mem * 2 / 5).max(1));
     }
 
+    // C: the SGV pools, with the high watermark at scst_max_cmd_mem (MB → pages).
+    let hwmark = (i64::from(atomic_read(&scst_max_cmd_mem)) << 20) >> kemu::mm::PAGE_SHIFT;
+    crate::scst_mem::scst_sgv_pools_init(i32::try_from(hwmark).unwrap_or(i32::MAX), 0)?;
+
     {
         let mut g = scst_mutex.lock();
-        let acg = scst_alloc_add_acg(&mut g, SCST_DEFAULT_ACG_NAME)?;
+        let acg = match scst_alloc_add_acg(&mut g, SCST_DEFAULT_ACG_NAME) {
+            Ok(acg) => acg,
+            Err(e) => {
+                drop(g);
+                crate::scst_mem::scst_sgv_pools_deinit();
+                return Err(e);
+            }
+        };
         g.scst_default_acg = Some(acg);
     }
 
@@ -805,6 +816,8 @@ pub fn init_scst() -> Result<(), Errno> {
         if let Some(acg) = g.scst_default_acg.take() {
             let _ = scst_del_free_acg(&mut g, &acg, false);
         }
+        drop(g);
+        crate::scst_mem::scst_sgv_pools_deinit();
         return Err(e);
     }
 
@@ -841,6 +854,8 @@ pub fn exit_scst() {
     }
     g.scst_default_acg = None;
     drop(g);
+
+    crate::scst_mem::scst_sgv_pools_deinit();
 
     PRINT_INFO!("SCST unloaded");
     *loaded = false;

@@ -932,3 +932,112 @@ fn device_memory_budget_gives_busy() {
     assert_eq!(atomic_read(&dev.dev_mem_lim.alloced_pages), 0);
     scst_unregister_session(&sess, true, None);
 }
+
+/// Sends a WRITE(10) of `blocks` 512-byte blocks (the test driver has no `rdy_to_xfer()`,
+/// so the command goes straight to execution) and waits for its response.
+fn write10_cmd(s: &Setup, sess: &Arc<ScstSession>, blocks: u16, tag: u64, no_sgv: bool) -> Resp {
+    let b = blocks.to_be_bytes();
+    let cdb = [WRITE_10, 0, 0, 0, 0, 8, 0, b[0], b[1], 0];
+    let cmd = scst_rx_cmd(sess, &lun_field(0), &cdb, false).unwrap();
+    scst_cmd_set_tag(&cmd, tag);
+    scst_cmd_set_queue_type(&cmd, SCST_CMD_QUEUE_SIMPLE);
+    scst_cmd_set_expected(&cmd, SCST_DATA_WRITE, i32::from(blocks) * 512);
+    if no_sgv {
+        scst_cmd_set_no_sgv(&cmd);
+    }
+    scst_cmd_init_done(&cmd, SCST_CONTEXT_THREAD);
+    drop(cmd);
+    let tops = s.tops.clone();
+    assert!(wait_until(|| tops
+        .resps
+        .lock()
+        .iter()
+        .any(|r| r.tag == tag)));
+    let r = s.tops.resps.lock().iter().find(|r| r.tag == tag).cloned();
+    r.unwrap()
+}
+
+/// Issue 7: the data buffers of WRITE(10) commands come from the nexus's SGV pool; after a
+/// warm-up every further command of the same size is a cache hit (the pool allocates
+/// nothing new), a different size uses another cache, and `no_sgv` commands bypass the
+/// cache.
+#[test]
+fn sgv_cache_serves_write_buffers_after_warm_up() {
+    use crate::scst_mem::{sgv_global_stats, sgv_norm_pool, sgv_pool_stats};
+    let s = Setup::new("tt_sgv");
+    let sess = s.session("iqn.sgv");
+    let tgt_dev = crate::scst_targ::scst_lookup_tgt_dev(&sess, 0).unwrap();
+    let pool = tgt_dev.pools.clone().expect("the nexus has an SGV pool");
+    assert!(Arc::ptr_eq(&pool, sgv_norm_pool.lock().as_ref().unwrap()));
+    assert!(!tgt_dev.tgt_dev_clust_pool);
+    let dev = tgt_dev.dev.clone();
+    drop(tgt_dev);
+
+    let before = sgv_pool_stats(&pool);
+    assert_eq!(before.total_alloc(), 0, "a fresh pool: {before:?}");
+    // Warm-up: the first 4 KiB command allocates, the next ones hit.
+    const WARM: u64 = 4;
+    for tag in 1..=WARM {
+        let r = write10_cmd(&s, &sess, 8, tag, false);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    let warm = sgv_pool_stats(&pool);
+    assert_eq!(warm.caches[0].name, "sgv-4K");
+    assert_eq!(warm.caches[0].total_alloc, 4);
+    assert_eq!(warm.caches[0].total_alloc - warm.caches[0].hit_alloc, 1);
+    assert_eq!(warm.cached_entries, 1);
+    assert_eq!(warm.cached_pages, 1);
+
+    // Steady state: all hits, nothing new allocated.
+    const N: u64 = 32;
+    for tag in 100..100 + N {
+        let r = write10_cmd(&s, &sess, 8, tag, false);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    let hot = sgv_pool_stats(&pool);
+    let n = i32::try_from(N).unwrap();
+    assert_eq!(hot.caches[0].total_alloc, warm.caches[0].total_alloc + n);
+    assert_eq!(hot.caches[0].hit_alloc, warm.caches[0].hit_alloc + n);
+    assert_eq!(
+        hot.miss_alloc(),
+        warm.miss_alloc(),
+        "allocations stayed flat"
+    );
+    assert_eq!(hot.cached_entries, 1);
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    assert_eq!(sgv_pool_stats(&pool).inactive_cached_pages, 1);
+
+    // 12 KiB goes to the 16 KiB cache.
+    for tag in 200..203 {
+        let r = write10_cmd(&s, &sess, 24, tag, false);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    let mixed = sgv_pool_stats(&pool);
+    assert_eq!(mixed.caches[0].total_alloc, hot.caches[0].total_alloc);
+    assert_eq!(mixed.caches[2].name, "sgv-16K");
+    assert_eq!(
+        (mixed.caches[2].total_alloc, mixed.caches[2].hit_alloc),
+        (3, 2)
+    );
+    assert_eq!(mixed.cached_entries, 2);
+    assert_eq!(mixed.cached_pages, 1 + 4);
+
+    // no_sgv: "other" buffers, allocated and freed each time, not cached.
+    for tag in 300..303 {
+        let r = write10_cmd(&s, &sess, 8, tag, true);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    let other = sgv_pool_stats(&pool);
+    assert_eq!(other.other_alloc, 3);
+    assert_eq!(other.total_alloc(), mixed.total_alloc());
+    assert_eq!(other.cached_entries, 2);
+
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    assert_eq!(atomic_read(&dev.dev_mem_lim.alloced_pages), 0);
+    let g = sgv_global_stats();
+    assert_eq!(g.inactive_pages, 5);
+    assert!(g.sgv_pages_total >= 5);
+    let text = crate::scst_mem::sgv_procinfo_show();
+    assert!(text.contains("sgv-4K"), "{text}");
+    scst_unregister_session(&sess, true, None);
+}
