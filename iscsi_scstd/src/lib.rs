@@ -11,6 +11,7 @@
 //! - [`iscsi_scstd`]: the command line, listen sockets and the main loop (`iscsi_scstd.c`).
 //! - [`iscsid`]: the daemon's objects and state (`iscsid.h`).
 //! - [`param`]: the negotiation key tables and their operations (`param.c`, `param.h`).
+//! - [`scst_conf`]: the procfs-era `scst.conf` of `--scst-conf` (a port addition).
 //! - [`session`]: sessions and TSIH allocation (`session.c`).
 //! - [`target`]: the target list (`target.c`).
 //!
@@ -26,5 +27,6 @@ pub mod iscsi_hdr;
 pub mod iscsi_scstd;
 pub mod iscsid;
 pub mod param;
+pub mod scst_conf;
 pub mod session;
 pub mod target;

@@ -16,23 +16,48 @@
 //!
 //! Without `-c`, an embedded default configuration is served: the target
 //! [`DEFAULT_TARGET`] on 127.0.0.1 (or `-a`), port 3260 (or `-p`; `-p 0` lets the kernel pick).
-//! With no device configuration (there is no such option yet), the `Default` group holds LUN 0
-//! `disk0` (fileio on `<state dir>/disk0`, 1 GiB sparse) and LUN 1 `null0` (NULLIO), so every
-//! target shows them. The bound addresses, the LUNs and the target's URL are printed on
+//! With `--scst-conf FILE` (a procfs-era `/etc/scst.conf`, [`iscsi_scstd::scst_conf`]) the
+//! file is parsed completely before the modules load (any error: `FILE:LINE: reason`, exit
+//! status 2, nothing applied) and applied once they are loaded (a failure: the same message,
+//! the modules unload, exit status 2). Without it the `Default` group holds LUN 0 `disk0`
+//! (fileio on `<state dir>/disk0`, 1 GiB sparse) and LUN 1 `null0` (NULLIO), so every target
+//! shows them. The bound addresses, the LUNs and the target's URL are printed on
 //! standard output once listening.
 
 #![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser;
 use iscsi_scstd::iscsi_scstd::{
     block_stop_signals, iscsi_scstd_main, Args, MainCtl, MainError, StopHandle,
 };
+use iscsi_scstd::scst_conf::{read_scst_conf, ScstConf};
 use kemu::printk::{init_logging, LogSink};
+
+/// The command line: the daemon's own options ([`Args`]) and the port's `--scst-conf`.
+#[derive(Debug, Parser)]
+#[command(
+    name = iscsi_scstd::iscsi_scstd::PROGRAM_NAME,
+    version = iscsi_scst::abi::ISCSI_VERSION_STRING,
+    disable_version_flag = true,
+    about = "iSCSI target daemon."
+)]
+struct Cli {
+    #[command(flatten)]
+    args: Args,
+    /// SCST devices, groups and LUNs to set up at start (a procfs-era /etc/scst.conf:
+    /// `[HANDLER vdisk]`, `[GROUP]`, `[ASSIGNMENT]`); replaces the default devices (port
+    /// addition).
+    #[arg(long = "scst-conf", value_name = "FILE")]
+    scst_conf: Option<PathBuf>,
+}
+
+/// The exit status of an scst.conf that cannot be parsed or applied.
+const EXIT_SCST_CONF: u8 = 2;
 
 /// The IQN of the embedded default target.
 pub const DEFAULT_TARGET: &str = "iqn.2026-11.org.scst-rs:default";
@@ -158,7 +183,10 @@ fn print_listening(addrs: &[SocketAddr], targets: &[String], luns: &[(u64, Strin
 }
 
 fn main() -> ExitCode {
-    let mut args = Args::parse();
+    let Cli {
+        mut args,
+        scst_conf,
+    } = Cli::parse();
 
     if let Err(e) = init_logging(log_level(args.debug), LogSink::Stderr) {
         eprintln!("iscsi-scstd: cannot set up logging: {e}");
@@ -170,6 +198,16 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("iscsi-scstd: cannot block SIGINT/SIGTERM: {}", e.desc());
             return ExitCode::from(1);
+        }
+    };
+
+    // Parsed completely before anything is set up: a bad line changes nothing.
+    let scst_conf: Option<ScstConf> = match scst_conf.as_deref().map(read_scst_conf) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_SCST_CONF);
         }
     };
 
@@ -204,13 +242,23 @@ fn main() -> ExitCode {
         eprintln!("iscsi-scstd: {e}");
         return ExitCode::from(1);
     }
-    let luns = match create_default_devices(&state_dir) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("iscsi-scstd: {e}");
-            unload_modules();
-            return ExitCode::from(1);
-        }
+    let luns = match &scst_conf {
+        Some(conf) => match conf.apply() {
+            Ok(()) => conf.default_luns(),
+            Err(e) => {
+                eprintln!("{e}");
+                unload_modules();
+                return ExitCode::from(EXIT_SCST_CONF);
+            }
+        },
+        None => match create_default_devices(&state_dir) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("iscsi-scstd: {e}");
+                unload_modules();
+                return ExitCode::from(1);
+            }
+        },
     };
 
     let stop = match StopHandle::new() {

@@ -24,6 +24,7 @@ pub mod scst_lib; // scst_lib.c: object management (targets, devices, sessions, 
 pub mod scst_main; // scst_main.c: registration, global lists and threads, init/exit
 pub mod scst_mem; // scst_mem.c + scst_mem.h + scst_sgv.h: the SGV buffer cache
 pub mod scst_priv; // scst_priv.h: the core's private helpers
+pub mod scst_proc; // scst_proc.c: the /proc/scsi_tgt write commands
 pub mod scst_targ; // scst_targ.c: sessions, the command state machine, the command threads
 
 #[cfg(test)]
