@@ -1040,3 +1040,43 @@ fn data_segment_over_max_recv_closes_the_connection() {
     worker.finish(test);
     stop(server);
 }
+
+/// A write past the end is completed early (LBA OUT OF RANGE at parse) while its immediate
+/// and unsolicited data are still arriving: the target must read and drop them all
+/// (`iscsi_preliminary_complete` → the dummy page) and answer at once — for every size,
+/// including data longer than the one dummy page, in mixed mode too. (Regression: the data
+/// were read one page at a time and the rest was never noticed with edge-triggered
+/// readiness, so the command hung; libiscsi's Write10.BeyondEol found it.)
+#[test]
+fn write_beyond_the_end_with_immediate_data_is_answered() {
+    let test = "write_beyond_the_end_with_immediate_data_is_answered";
+    let server = start(test);
+    for (keys, what) in [
+        (
+            [("ImmediateData", "Yes"), ("InitialR2T", "Yes")],
+            "immediate only",
+        ),
+        (
+            [("ImmediateData", "Yes"), ("InitialR2T", "No")],
+            "immediate + unsolicited",
+        ),
+    ] {
+        let mut c = login(&server, INITIATOR, &[DECLARE_MRDSL, keys[0], keys[1]]);
+        // LUN 0 has 2097152 blocks of 512 bytes: 1..=40 blocks starting 1 block before
+        // the end are all out of range as soon as they reach past it.
+        for blocks in [2u32, 9, 13, 17, 40] {
+            let data = pattern(0x5e, blocks as usize * 512);
+            let r = c.write10(0, 2_097_151, &data, 512).unwrap();
+            assert_eq!(r.status, 2, "{what}, {blocks} blocks: {r:?}");
+            assert_eq!(r.sense_key(), Some(0x05), "{what}, {blocks} blocks: {r:?}");
+            assert_eq!(
+                r.asc_ascq(),
+                Some((0x21, 0x00)),
+                "{what}, {blocks} blocks: {r:?}"
+            );
+        }
+        c.nop_out(b"still here").unwrap();
+        c.logout().unwrap();
+    }
+    stop(server);
+}

@@ -416,6 +416,9 @@ fn do_recv(conn: &Arc<IscsiConn>, rd: &mut ReadState) -> i32 {
 
     let left = rd.size - rd.done;
     let (start, end) = (rd.done, rd.size);
+    // How many bytes this call asks for: the whole rest, except for the dummy page and a
+    // buffer that ends before the message does, which are read piecewise.
+    let mut req_len = left;
     let res = loop {
         let r = match rd.target {
             RxTarget::None => Ok(0),
@@ -455,6 +458,7 @@ fn do_recv(conn: &Arc<IscsiConn>, rd: &mut ReadState) -> i32 {
                     rd.dummy.resize(PAGE_SIZE, 0);
                 }
                 let n = left.min(PAGE_SIZE);
+                req_len = n;
                 sock_recvmsg(&conn.sock, &mut [IoSliceMut::new(&mut rd.dummy[..n])], 0)
             }
             RxTarget::Sg => {
@@ -468,17 +472,22 @@ fn do_recv(conn: &Arc<IscsiConn>, rd: &mut ReadState) -> i32 {
                     if pos >= total {
                         return None;
                     }
-                    let mut iov = sg_iov_mut(sg, pos, left.min(total - pos));
-                    Some(sock_recvmsg(sock, &mut iov, 0))
+                    let want = left.min(total - pos);
+                    let mut iov = sg_iov_mut(sg, pos, want);
+                    Some((want, sock_recvmsg(sock, &mut iov, 0)))
                 })
                 .flatten();
                 match r {
-                    Some(r) => r,
+                    Some((want, r)) => {
+                        req_len = want;
+                        r
+                    }
                     None => {
                         if rd.dummy.len() < PAGE_SIZE {
                             rd.dummy.resize(PAGE_SIZE, 0);
                         }
                         let n = left.min(PAGE_SIZE);
+                        req_len = n;
                         sock_recvmsg(&conn.sock, &mut [IoSliceMut::new(&mut rd.dummy[..n])], 0)
                     }
                 }
@@ -500,6 +509,13 @@ fn do_recv(conn: &Arc<IscsiConn>, rd: &mut ReadState) -> i32 {
         }
         Ok(n) => {
             rd.done += n;
+            if n > 0 && n == req_len && rd.done < rd.size {
+                // C reads the whole message with one iovec array and takes a short read as
+                // "the socket is empty". A piecewise read that was filled completely must go
+                // on: the socket may hold the rest, and an edge-triggered loop would not
+                // report it again.
+                return do_recv(conn, rd);
+            }
             i32::try_from(rd.size - rd.done).unwrap_or(i32::MAX)
         }
         Err(Errno::EAGAIN) => {
