@@ -25,10 +25,9 @@ use scst_tests::server::Server;
 use std::collections::BTreeSet;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The embedded default target of `iscsi-scstd` (main.rs `DEFAULT_TARGET`).
 const DEFAULT_TARGET: &str = "iqn.2026-11.org.scst-rs:default";
@@ -209,41 +208,7 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-static TOOL_RUNS: AtomicU32 = AtomicU32::new(0);
-
-/// Runs a command with a deadline; returns (exit code, stdout, stderr). A command still
-/// running at the deadline is killed and reported as `None`.
-fn run_tool(cmd: &mut Command, limit: Duration) -> (Option<i32>, String, String) {
-    let dir = std::env::temp_dir().join(format!(
-        "scst-tests-datapath-tool-{}-{}",
-        std::process::id(),
-        TOOL_RUNS.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out_p, err_p) = (dir.join("stdout"), dir.join("stderr"));
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_p).unwrap())
-        .stderr(std::fs::File::create(&err_p).unwrap())
-        .spawn()
-        .expect("spawning a tool");
-    let deadline = Instant::now() + limit;
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.code();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let out = String::from_utf8_lossy(&std::fs::read(&out_p).unwrap_or_default()).into_owned();
-    let err = String::from_utf8_lossy(&std::fs::read(&err_p).unwrap_or_default()).into_owned();
-    let _ = std::fs::remove_dir_all(&dir);
-    (code, out, err)
-}
+use scst_tests::server::run_tool;
 
 /// `iscsi://ADDR/IQN/LUN` (libiscsi URL).
 fn lun_url(server: &Server, lun: u16) -> String {

@@ -19,7 +19,7 @@ use scst_tests::server::{run_expecting_exit, Server};
 use std::collections::BTreeSet;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -202,33 +202,10 @@ fn find_on_path(name: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// Runs a command with a deadline; returns (exit success, stdout, stderr).
+/// [`scst_tests::server::run_tool`] with the exit reduced to success.
 fn run_tool(cmd: &mut Command, limit: Duration) -> (bool, String, String) {
-    let dir = std::env::temp_dir().join(format!("scst-tests-tool-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (out_p, err_p) = (dir.join("stdout"), dir.join("stderr"));
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out_p).unwrap())
-        .stderr(std::fs::File::create(&err_p).unwrap())
-        .spawn()
-        .expect("spawning a tool");
-    let deadline = Instant::now() + limit;
-    let ok = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.success();
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break false;
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let out = String::from_utf8_lossy(&std::fs::read(&out_p).unwrap_or_default()).into_owned();
-    let err = String::from_utf8_lossy(&std::fs::read(&err_p).unwrap_or_default()).into_owned();
-    let _ = std::fs::remove_dir_all(&dir);
-    (ok, out, err)
+    let (code, out, err) = scst_tests::server::run_tool(cmd, limit);
+    (code == Some(0), out, err)
 }
 
 /// `iscsi-ls iscsi://ADDR` (libiscsi) lists exactly `targets` (one `Target:NAME Portal:…`

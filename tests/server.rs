@@ -403,3 +403,47 @@ pub fn run_expecting_exit(test: &str, port: u16, args: &[&str]) -> Result<Exited
         ))),
     }
 }
+
+/// Numbers the scratch directories of [`run_tool`].
+static TOOL_RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// Runs a client tool (libiscsi, qemu-img …) with a deadline, its output going to files (no
+/// pipes to drain): (exit code — `None` when it was killed at the deadline or could not be
+/// started —, stdout, stderr).
+pub fn run_tool(cmd: &mut Command, limit: Duration) -> (Option<i32>, String, String) {
+    let dir = std::env::temp_dir().join(format!(
+        "scst-tests-tool-{}-{}",
+        std::process::id(),
+        TOOL_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
+    let fail = |e: String| (None, String::new(), e);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return fail(format!("{}: {e}", dir.display()));
+    }
+    let (out_p, err_p) = (dir.join("stdout"), dir.join("stderr"));
+    let files = File::create(&out_p).and_then(|o| File::create(&err_p).map(|e| (o, e)));
+    let (out_f, err_f) = match files {
+        Ok(f) => f,
+        Err(e) => return fail(format!("{}: {e}", dir.display())),
+    };
+    let mut child = match cmd.stdin(Stdio::null()).stdout(out_f).stderr(err_f).spawn() {
+        Ok(c) => c,
+        Err(e) => return fail(format!("spawning {cmd:?}: {e}")),
+    };
+    let deadline = Instant::now() + limit;
+    let code = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break st.code(),
+            Ok(None) if Instant::now() <= deadline => thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let out = String::from_utf8_lossy(&std::fs::read(&out_p).unwrap_or_default()).into_owned();
+    let err = String::from_utf8_lossy(&std::fs::read(&err_p).unwrap_or_default()).into_owned();
+    let _ = std::fs::remove_dir_all(&dir);
+    (code, out, err)
+}
