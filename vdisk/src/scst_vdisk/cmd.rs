@@ -272,9 +272,18 @@ pub fn vdisk_exec(cmd: &Arc<ScstCmd>) -> i32 {
 
     let (mut sg, bufflen, data_len, data_direction) = {
         let mut d = cmd.d.lock();
+        let mut bufflen = usize::try_from(d.bufflen).unwrap_or(0);
+        // C scst_set_write_len() → scst_limit_sg_write_len() → scst_adjust_sg(): when the
+        // initiator sent less write data than the CDB asks for (iSCSI EDTL < SCSI transfer
+        // length), the write scatterlist is cut to `write_len`, so the handler writes only the
+        // data that came and never the rest of the buffer. The port keeps the list whole and
+        // gives the handler the shorter length instead.
+        if d.data_direction == SCST_DATA_WRITE && d.resid_possible {
+            bufflen = bufflen.min(usize::try_from(d.write_len).unwrap_or(0));
+        }
         (
             std::mem::take(&mut d.sg),
-            usize::try_from(d.bufflen).unwrap_or(0),
+            bufflen,
             d.data_len,
             d.data_direction,
         )
