@@ -2953,8 +2953,8 @@ impl ScstTgtTemplateOps for IscsiTemplateOps {
 
     /// C: iscsi.c iscsi_get_initiator_port_transport_id(): without a session the protocol
     /// id (as byte 0); with one, the format-1 iSCSI TransportID "`<initiator>`,i,0x`<ISID>`"
-    /// (C prints the session id with its TSIH bytes cleared, `%llx` of the in-memory
-    /// `union iscsi_sid` on little-endian x86: the low 48 bits of `sid`).
+    /// (C prints the session id with its TSIH bytes cleared: `%llx` of the in-memory
+    /// `union iscsi_sid` read as a host-order u64).
     fn get_initiator_port_transport_id(
         &self,
         _tgt: &Arc<ScstTgt>,
@@ -2972,7 +2972,11 @@ impl ScstTgtTemplateOps for IscsiTemplateOps {
         let Some(sess) = sess else {
             return Some(Err(Errno::EINVAL));
         };
-        let isid = sess.sid & 0x0000_ffff_ffff_ffff;
+        // C: sid.id.tsih = 0 on the union over the host-order u64.
+        let mut sid = sess.sid.to_ne_bytes();
+        sid[6] = 0;
+        sid[7] = 0;
+        let isid = u64::from_ne_bytes(sid);
         Some(Ok(scst_core::scst_pres::scst_pr_iscsi_transport_id(
             &sess.initiator_name,
             isid,

@@ -1086,6 +1086,8 @@ pub trait ScstTgtTemplateOps: Send + Sync {
 
     /// C `get_initiator_port_transport_id()`: the TransportID of the session's initiator
     /// port (persistent reservations). `None` is C's NULL (the driver does not support PR).
+    /// Without a session (C: `scst_sess == NULL`, which returns the protocol id) the answer
+    /// holds the driver's protocol id in byte 0 (`SCSI_TRANSPORTID_PROTOCOLID_*`).
     fn get_initiator_port_transport_id(
         &self,
         _tgt: &Arc<ScstTgt>,
