@@ -988,3 +988,79 @@ fn iscsi_perf_random_read_qd32_10s() {
     }
     stop(server);
 }
+
+/// A PERSISTENT RESERVE OUT with a 24-byte parameter list.
+fn pr_out(
+    c: &mut Connection,
+    action: u8,
+    type_: u8,
+    key: u64,
+    sa_key: u64,
+    flags: u8,
+) -> ScsiResult {
+    let cdb = [0x5F, action, type_, 0, 0, 0, 0, 0, 24, 0];
+    let mut p = [0u8; 24];
+    p[0..8].copy_from_slice(&key.to_be_bytes());
+    p[8..16].copy_from_slice(&sa_key.to_be_bytes());
+    p[20] = flags;
+    c.scsi_command(&cdb, LUN_DISK, Some(&p), 0)
+        .unwrap_or_else(|e| panic!("PR OUT {action:#x}: {e}"))
+}
+
+/// Persistent reservations between two iSCSI initiators (scst_pres.c): the TransportID
+/// iscsi-scst builds (format 1, "<initiator>,i,0x<ISID>"), a WRITE EXCLUSIVE reservation
+/// refusing the other initiator's WRITE with RESERVATION CONFLICT, and APTPL saving the state
+/// under `<state dir>/pr`.
+#[test]
+fn persistent_reservations_between_two_initiators() {
+    const OTHER: &str = "iqn.2026-11.org.scst-rs.test:other";
+    let server = start("pr");
+    let mut a = login(&server, None);
+    let mut b = Connection::connect(server.addr, STEP).unwrap();
+    let out = b
+        .login(&LoginParams::normal(OTHER, DEFAULT_TARGET))
+        .unwrap();
+    assert!(out.succeeded(), "{out:?}");
+    clear_unit_attention(&mut a, LUN_DISK, "pr a");
+    clear_unit_attention(&mut b, LUN_DISK, "pr b");
+
+    // A registers with APTPL; B sees the key and A's TransportID in READ FULL STATUS.
+    let r = pr_out(&mut a, 0x00, 0, 0, 0xa1, 0x01);
+    assert_eq!(r.status, STATUS_GOOD, "REGISTER: {r:?}");
+    let r = good(
+        &mut b,
+        &[0x5E, 0x03, 0, 0, 0, 0, 0, 1, 0, 0],
+        LUN_DISK,
+        256,
+        "READ FULL STATUS",
+    );
+    assert_eq!(r.data[8..16], 0xa1u64.to_be_bytes());
+    let tid_len = u32::from_be_bytes([r.data[28], r.data[29], r.data[30], r.data[31]]) as usize;
+    let tid = &r.data[32..32 + tid_len];
+    assert_eq!(tid[0], 0x45, "format 1, iSCSI: {tid:02x?}");
+    let mut sid = [0u8; 8];
+    sid[..6].copy_from_slice(&a.isid());
+    let name = format!("{INITIATOR},i,0x{:x}", u64::from_ne_bytes(sid));
+    assert_eq!(&tid[4..4 + name.len()], name.as_bytes());
+    assert!(server.state_dir.join("pr/disk0").exists());
+
+    // WRITE EXCLUSIVE by A: B may read, not write.
+    let r = pr_out(&mut a, 0x01, 0x01, 0xa1, 0, 0);
+    assert_eq!(r.status, STATUS_GOOD, "RESERVE: {r:?}");
+    let data = vec![0x5a; BLOCK as usize];
+    let r = b.write10(LUN_DISK, 10, &data, BLOCK).unwrap();
+    assert_eq!(r.status, 0x18, "WRITE from B: {r:?}");
+    good(&mut b, &read10(10, 1), LUN_DISK, BLOCK, "READ from B");
+    let r = a.write10(LUN_DISK, 10, &data, BLOCK).unwrap();
+    assert!(r.is_good(), "WRITE from A: {r:?}");
+
+    // CLEAR: no registrations, the saved state goes.
+    let r = pr_out(&mut a, 0x03, 0, 0xa1, 0, 0);
+    assert_eq!(r.status, STATUS_GOOD, "CLEAR: {r:?}");
+    assert!(!server.state_dir.join("pr/disk0").exists());
+    let r = b.write10(LUN_DISK, 10, &data, BLOCK).unwrap();
+    assert!(r.is_good(), "WRITE from B after CLEAR: {r:?}");
+    drop(a);
+    drop(b);
+    stop(server);
+}

@@ -2950,6 +2950,38 @@ impl ScstTgtTemplateOps for IscsiTemplateOps {
     fn pre_exec(&self, _cmd: &Arc<ScstCmd>) -> Option<i32> {
         Some(scst_core::scst::SCST_PREPROCESS_STATUS_SUCCESS)
     }
+
+    /// C: iscsi.c iscsi_get_initiator_port_transport_id(): without a session the protocol
+    /// id (as byte 0); with one, the format-1 iSCSI TransportID "`<initiator>`,i,0x`<ISID>`"
+    /// (C prints the session id with its TSIH bytes cleared: `%llx` of the in-memory
+    /// `union iscsi_sid` read as a host-order u64).
+    fn get_initiator_port_transport_id(
+        &self,
+        _tgt: &Arc<ScstTgt>,
+        scst_sess: Option<&Arc<ScstSession>>,
+    ) -> Option<Result<Vec<u8>, Errno>> {
+        let Some(scst_sess) = scst_sess else {
+            return Some(Ok(vec![
+                scst_core::scst_const::SCSI_TRANSPORTID_PROTOCOLID_ISCSI,
+            ]));
+        };
+        let sess = scst_core::scst::scst_sess_get_tgt_priv(scst_sess).and_then(|p| {
+            p.downcast_ref::<std::sync::Weak<IscsiSession>>()
+                .and_then(std::sync::Weak::upgrade)
+        });
+        let Some(sess) = sess else {
+            return Some(Err(Errno::EINVAL));
+        };
+        // C: sid.id.tsih = 0 on the union over the host-order u64.
+        let mut sid = sess.sid.to_ne_bytes();
+        sid[6] = 0;
+        sid[7] = 0;
+        let isid = u64::from_ne_bytes(sid);
+        Some(Ok(scst_core::scst_pres::scst_pr_iscsi_transport_id(
+            &sess.initiator_name,
+            isid,
+        )))
+    }
 }
 
 /// C `iscsi_template`: the SCST target template of iscsi-scst.

@@ -219,6 +219,18 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    // Persistent reservations with APTPL are saved under <state dir>/pr (C: SCST_PR_DIR,
+    // /var/lib/scst/pr); before any device exists, as devices load their saved state when
+    // they are registered. If it cannot be created, APTPL saving fails with C's error
+    // messages and everything else works.
+    let pr_dir = state_dir.join("pr");
+    if let Err(e) = std::fs::create_dir_all(&pr_dir) {
+        eprintln!(
+            "iscsi-scstd: cannot create the persistent reservation directory {}: {e}",
+            pr_dir.display()
+        );
+    }
+    scst_core::scst_pres::scst_pr_set_dir(pr_dir);
 
     let mut targets = Vec::new();
     if args.config.is_none() {

@@ -12,8 +12,9 @@
 //! procfs access groups, the global threads; and the command datapath — `scst_cmd`,
 //! `scst_tgt_dev` with its command threads, the `SCST_CMD_STATE_*` state machine with SN
 //! ordering, local REPORT LUNS / REQUEST SENSE, the CDB table and sense helpers (`scst_main`,
-//! `scst_targ`, `scst_lib`, `scst_priv`); the SGV buffer cache (`scst_mem`). Task
-//! management, unit attentions, reservations, ALUA and activity suspension come later.
+//! `scst_targ`, `scst_lib`, `scst_priv`); the SGV buffer cache (`scst_mem`); SPC-2 and
+//! persistent reservations (`scst_pres`). Task management, unit attentions, ALUA and activity
+//! suspension come later.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -23,6 +24,7 @@ pub mod scst_const; // scst_const.h: SCST's shared constants
 pub mod scst_lib; // scst_lib.c: object management (targets, devices, sessions, groups)
 pub mod scst_main; // scst_main.c: registration, global lists and threads, init/exit
 pub mod scst_mem; // scst_mem.c + scst_mem.h + scst_sgv.h: the SGV buffer cache
+pub mod scst_pres; // scst_pres.c + scst_pres.h: persistent reservations
 pub mod scst_priv; // scst_priv.h: the core's private helpers
 pub mod scst_proc; // scst_proc.c: the /proc/scsi_tgt write commands
 pub mod scst_targ; // scst_targ.c: sessions, the command state machine, the command threads

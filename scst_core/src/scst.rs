@@ -828,6 +828,10 @@ pub struct ScstSession {
     pub sess_list_lock: SpinLock<ScstSessLists>,
     /// C `sess_cmd_count`: commands of the session in flight.
     pub sess_cmd_count: AtomicT,
+    /// C `transport_id`: the TransportID of the initiator port (persistent reservations), from
+    /// the driver's `get_initiator_port_transport_id()` in `scst_init_session()`; None if the
+    /// driver does not support PR. Set once before the session has nexuses (C: no lock).
+    pub transport_id: RwLock<Option<Vec<u8>>>,
 }
 
 /// What C's `sess_list_lock` of a session protects.
@@ -865,6 +869,7 @@ impl ScstSession {
             ),
             sess_list_lock: SpinLock::new(ScstSessLists::default()),
             sess_cmd_count: AtomicT::new(0),
+            transport_id: RwLock::new(None),
         }
     }
 }
@@ -1081,6 +1086,8 @@ pub trait ScstTgtTemplateOps: Send + Sync {
 
     /// C `get_initiator_port_transport_id()`: the TransportID of the session's initiator
     /// port (persistent reservations). `None` is C's NULL (the driver does not support PR).
+    /// Without a session (C: `scst_sess == NULL`, which returns the protocol id) the answer
+    /// holds the driver's protocol id in byte 0 (`SCSI_TRANSPORTID_PROTOCOLID_*`).
     fn get_initiator_port_transport_id(
         &self,
         _tgt: &Arc<ScstTgt>,
@@ -1287,6 +1294,10 @@ pub struct ScstTgtDev {
     pub(crate) sess_tgt_dev_list_entry: AtomicListHandle,
     /// C `dev_tgt_dev_list_entry` (in `dev->dev_tgt_dev_list`, under `scst_mutex`).
     pub(crate) dev_tgt_dev_list_entry: AtomicListHandle,
+    /// C `registrant`: the PR registration of this I_T nexus, as its
+    /// [`ScstDevRegistrant::reg_id`] (0 is C's NULL). Written only under the device's
+    /// `dev_pr_mutex`.
+    pub registrant: std::sync::atomic::AtomicU64,
 }
 
 impl fmt::Debug for ScstTgtDev {
@@ -2066,6 +2077,87 @@ pub struct ScstDevice {
     /// activity suspended); this copy of `handler`, written together with it by
     /// `scst_assign_dev_handler()`, is what the command path reads.
     pub handler_for_cmds: RwLock<Arc<ScstDevType>>,
+    /// C `reserved_by`: the session holding the SPC-2 reservation (RESERVE(6)/(10)); C
+    /// protects it with `dev_lock` (`scst_res_lock()`), here this lock.
+    pub reserved_by: SpinLock<Option<Weak<ScstSession>>>,
+    /// C `dev_pr_mutex` with the persistent-reservation fields it protects.
+    pub dev_pr_mutex: kemu::sync::Mutex<ScstDevPr>,
+    /// C `not_pr_supporting_tgt_devs_num`: nexuses from target drivers without
+    /// `get_initiator_port_transport_id()` (C: under `scst_mutex`).
+    pub not_pr_supporting_tgt_devs_num: AtomicT,
+}
+
+/// C `struct scst_dev_registrant`: one persistent-reservation registration (an I_T nexus
+/// given as TransportID + relative target port id, which may have no session now).
+#[doc(alias = "scst_dev_registrant")]
+#[derive(Debug, Clone)]
+pub struct ScstDevRegistrant {
+    /// The identity C gets from the registrant's address (what `tgt_dev->registrant` and
+    /// `dev->pr_holder` point to); never 0.
+    pub reg_id: u64,
+    /// C `transport_id`.
+    pub transport_id: Vec<u8>,
+    /// C `rel_tgt_id`.
+    pub rel_tgt_id: u16,
+    /// C `key` (C keeps it big-endian; here the value).
+    pub key: u64,
+    /// C `tgt_dev`: the nexus of this registrant, if it has a session.
+    pub tgt_dev: Option<Weak<ScstTgtDev>>,
+    /// C `rollback_key` (with C's `aux_list_entry`: undoing a failed registration).
+    pub rollback_key: u64,
+}
+
+/// The persistent-reservation fields of C `struct scst_device`, protected by
+/// `dev_pr_mutex` (C: "Persistent reservation fields").
+#[derive(Debug)]
+pub struct ScstDevPr {
+    /// C `pr_is_set`: a registrant holds a persistent reservation.
+    pub pr_is_set: bool,
+    /// C `pr_aptpl`: persist through power loss is active.
+    pub pr_aptpl: bool,
+    /// C `pr_type` (`TYPE_*`, `TYPE_UNSPECIFIED` when not reserved).
+    pub pr_type: u8,
+    /// C `pr_scope`.
+    pub pr_scope: u8,
+    /// C `pr_generation`.
+    pub pr_generation: u32,
+    /// C `pr_holder`: the holder's `reg_id` (None for the all-registrants types).
+    pub pr_holder: Option<u64>,
+    /// C `dev_registrants_list`.
+    pub dev_registrants_list: Vec<ScstDevRegistrant>,
+    /// C `pr_file_name`: where the PR state is saved.
+    pub pr_file_name: Option<std::path::PathBuf>,
+    /// C `pr_file_name1`: the backup of the previous state (`<pr_file_name>.1`).
+    pub pr_file_name1: Option<std::path::PathBuf>,
+    /// The nexuses of the device as PR sees them. C walks `dev->dev_tgt_dev_list` under
+    /// `dev_lock` from inside `dev_pr_mutex`; the port's list is under `scst_mutex`, which
+    /// cannot be taken there, so `scst_pr_init_tgt_dev()`/`scst_pr_clear_tgt_dev()` keep this
+    /// copy under `dev_pr_mutex`.
+    pub pr_tgt_devs: Vec<Weak<ScstTgtDev>>,
+}
+
+impl ScstDevPr {
+    /// C `scst_pr_init()`: not reserved, no registrants, generation 0.
+    pub fn new() -> Self {
+        Self {
+            pr_is_set: false,
+            pr_aptpl: false,
+            pr_type: crate::scst_const::TYPE_UNSPECIFIED,
+            pr_scope: crate::scst_const::SCOPE_LU,
+            pr_generation: 0,
+            pr_holder: None,
+            dev_registrants_list: Vec::new(),
+            pr_file_name: None,
+            pr_file_name1: None,
+            pr_tgt_devs: Vec::new(),
+        }
+    }
+}
+
+impl Default for ScstDevPr {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ScstDevice {
@@ -2102,6 +2194,9 @@ impl ScstDevice {
             tmf_only: AtomicBool::new(false),
             has_own_order_mgmt: AtomicBool::new(false),
             dev_double_ua_possible: AtomicBool::new(true),
+            reserved_by: SpinLock::new(None),
+            dev_pr_mutex: kemu::sync::Mutex::new(ScstDevPr::new()),
+            not_pr_supporting_tgt_devs_num: AtomicT::new(0),
         }
     }
 }

@@ -890,6 +890,59 @@ pub const SCST_VAR_DIR: &str = "/var/lib/scst";
 /// ([`SCST_VAR_DIR`]`/pr`).
 pub const SCST_PR_DIR: &str = "/var/lib/scst/pr";
 
+// ---------------------------------------------------------------------------------------------
+// Persistent reservations (scst_pres.h, scst_pres.c)
+// ---------------------------------------------------------------------------------------------
+
+/// C: scst_pres.h `PR_REGISTER`: PERSISTENT RESERVE OUT service action REGISTER.
+pub const PR_REGISTER: u8 = 0x00;
+/// C: scst_pres.h `PR_RESERVE`.
+pub const PR_RESERVE: u8 = 0x01;
+/// C: scst_pres.h `PR_RELEASE`.
+pub const PR_RELEASE: u8 = 0x02;
+/// C: scst_pres.h `PR_CLEAR`.
+pub const PR_CLEAR: u8 = 0x03;
+/// C: scst_pres.h `PR_PREEMPT`.
+pub const PR_PREEMPT: u8 = 0x04;
+/// C: scst_pres.h `PR_PREEMPT_AND_ABORT`.
+pub const PR_PREEMPT_AND_ABORT: u8 = 0x05;
+/// C: scst_pres.h `PR_REGISTER_AND_IGNORE`: REGISTER AND IGNORE EXISTING KEY.
+pub const PR_REGISTER_AND_IGNORE: u8 = 0x06;
+/// C: scst_pres.h `PR_REGISTER_AND_MOVE`.
+pub const PR_REGISTER_AND_MOVE: u8 = 0x07;
+
+/// C: scst_pres.h `PR_READ_KEYS`: PERSISTENT RESERVE IN service action READ KEYS.
+pub const PR_READ_KEYS: u8 = 0x00;
+/// C: scst_pres.h `PR_READ_RESERVATION`.
+pub const PR_READ_RESERVATION: u8 = 0x01;
+/// C: scst_pres.h `PR_REPORT_CAPS`: REPORT CAPABILITIES.
+pub const PR_REPORT_CAPS: u8 = 0x02;
+/// C: scst_pres.h `PR_READ_FULL_STATUS`.
+pub const PR_READ_FULL_STATUS: u8 = 0x03;
+
+/// C: scst_pres.h `TYPE_UNSPECIFIED` (-1; C stores it in the `uint8_t pr_type`, i.e. 0xff).
+pub const TYPE_UNSPECIFIED: u8 = 0xff;
+/// C: scst_pres.h `TYPE_WRITE_EXCLUSIVE`.
+pub const TYPE_WRITE_EXCLUSIVE: u8 = 0x01;
+/// C: scst_pres.h `TYPE_EXCLUSIVE_ACCESS`.
+pub const TYPE_EXCLUSIVE_ACCESS: u8 = 0x03;
+/// C: scst_pres.h `TYPE_WRITE_EXCLUSIVE_REGONLY`.
+pub const TYPE_WRITE_EXCLUSIVE_REGONLY: u8 = 0x05;
+/// C: scst_pres.h `TYPE_EXCLUSIVE_ACCESS_REGONLY`.
+pub const TYPE_EXCLUSIVE_ACCESS_REGONLY: u8 = 0x06;
+/// C: scst_pres.h `TYPE_WRITE_EXCLUSIVE_ALL_REG`.
+pub const TYPE_WRITE_EXCLUSIVE_ALL_REG: u8 = 0x07;
+/// C: scst_pres.h `TYPE_EXCLUSIVE_ACCESS_ALL_REG`.
+pub const TYPE_EXCLUSIVE_ACCESS_ALL_REG: u8 = 0x08;
+
+/// C: scst_pres.h `SCOPE_LU`: the only reservation scope SPC-4 keeps.
+pub const SCOPE_LU: u8 = 0x00;
+
+/// C: scst_pres.c `SCST_PR_FILE_SIGN`: the signature that starts a complete PR file.
+pub const SCST_PR_FILE_SIGN: u64 = 0xBBEE_EEAA_EEBB_DD77;
+/// C: scst_pres.c `SCST_PR_FILE_VERSION`.
+pub const SCST_PR_FILE_VERSION: u64 = 1;
+
 /// C: scst_const.h `TID_COMMON_SIZE`: the size of the fixed-length TransportID formats.
 pub const TID_COMMON_SIZE: usize = 24;
 

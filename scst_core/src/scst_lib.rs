@@ -1721,8 +1721,9 @@ pub fn scst_tgt_dev_stop_threads(tgt_dev: &Arc<ScstTgtDev>) {
 
 /// C `scst_alloc_add_tgt_dev()`: the nexus of `sess` with the LUN `acg_dev`: its SN state,
 /// its threads, the handler's `attach_tgt()`, and its place in the device's list and the
-/// session's hash. Called with `scst_mutex` held. (C also queues the POWER ON / RESET unit
-/// attention and sets up PR and ALUA state; those come with their subsystems.)
+/// session's hash, its persistent-reservation registration (`scst_pr_init_tgt_dev()`).
+/// Called with `scst_mutex` held. (C also queues the POWER ON / RESET unit attention and sets
+/// up ALUA state; those come with their subsystems.)
 pub fn scst_alloc_add_tgt_dev(
     g: &mut ScstMutexGuard<'_>,
     sess: &Arc<ScstSession>,
@@ -1777,6 +1778,7 @@ pub fn scst_alloc_add_tgt_dev(
         tgt_dev_clust_pool: false,
         sess_tgt_dev_list_entry: AtomicListHandle::new(),
         dev_tgt_dev_list_entry: AtomicListHandle::new(),
+        registrant: std::sync::atomic::AtomicU64::new(0),
     };
     // C: the SGV pool of the nexus (no SCSI host behind virtual devices: no clustering or
     // ISA DMA from the initiator side).
@@ -1792,8 +1794,39 @@ pub fn scst_alloc_add_tgt_dev(
         kemu::atomic::set_bit(crate::scst::SCST_TGT_DEV_BLACK_HOLE, &tgt_dev.tgt_dev_flags);
     }
 
+    // Persistent reservations: a driver without TransportIDs cannot join a device that has
+    // registrants, and while it is connected the device refuses PR commands.
+    let pr_supported = tgtt
+        .ops
+        .get_initiator_port_transport_id(&sess.tgt, None)
+        .is_some();
+    if !pr_supported {
+        if !dev.dev_pr_mutex.lock().dev_registrants_list.is_empty() {
+            PRINT_WARNING!(
+                "Initiators from target {} can't connect to device {}, because the device has PR registrants and the target doesn't support Persistent Reservations",
+                tgtt.name,
+                dev.virt_name
+            );
+            return Err(Errno::EPERM);
+        }
+        kemu::atomic::atomic_inc(&dev.not_pr_supporting_tgt_devs_num);
+    }
+    let pr_undo = |tgt_dev: &Arc<ScstTgtDev>| {
+        crate::scst_pres::scst_pr_clear_tgt_dev(tgt_dev);
+        if !pr_supported {
+            kemu::atomic::atomic_dec(&dev.not_pr_supporting_tgt_devs_num);
+        }
+    };
+    if let Err(e) = crate::scst_pres::scst_pr_init_tgt_dev(&tgt_dev) {
+        pr_undo(&tgt_dev);
+        return Err(e);
+    }
+
     let tgt_dev_num = i32::try_from(dev.dev_tgt_dev_list.access(g).len()).unwrap_or(0);
-    scst_tgt_dev_setup_threads(&tgt_dev, tgt_dev_num)?;
+    if let Err(e) = scst_tgt_dev_setup_threads(&tgt_dev, tgt_dev_num) {
+        pr_undo(&tgt_dev);
+        return Err(e);
+    }
 
     TRACE_DBG!("Calling dev handler's attach_tgt({:?})", tgt_dev);
     let res = handler.ops.attach_tgt(&tgt_dev);
@@ -1804,6 +1837,7 @@ pub fn scst_alloc_add_tgt_dev(
             res
         );
         scst_tgt_dev_stop_threads(&tgt_dev);
+        pr_undo(&tgt_dev);
         return Err(crate::scst_main::errno_from_neg(res));
     }
 
@@ -1816,8 +1850,8 @@ pub fn scst_alloc_add_tgt_dev(
     Ok(tgt_dev)
 }
 
-/// C `scst_free_tgt_dev()`: takes the nexus off its device and session, calls the handler's
-/// `detach_tgt()` and stops its threads. Called with `scst_mutex` held.
+/// C `scst_free_tgt_dev()`: takes the nexus off its device and session, drops its SPC-2
+/// reservation and PR binding, calls the handler's `detach_tgt()` and stops its threads. Called with `scst_mutex` held.
 pub fn scst_free_tgt_dev(g: &mut ScstMutexGuard<'_>, tgt_dev: &Arc<ScstTgtDev>) {
     let dev = &tgt_dev.dev;
     if let Some(h) = tgt_dev.dev_tgt_dev_list_entry.take() {
@@ -1826,10 +1860,33 @@ pub fn scst_free_tgt_dev(g: &mut ScstMutexGuard<'_>, tgt_dev: &Arc<ScstTgtDev>) 
     if let Some(h) = tgt_dev.sess_tgt_dev_list_entry.take() {
         tgt_dev.sess.sess_tgt_dev_list.write()[SESS_TGT_DEV_LIST_HASH_FN(tgt_dev.lun)].del(h);
     }
+    if tgt_dev
+        .sess
+        .tgt
+        .tgtt
+        .ops
+        .get_initiator_port_transport_id(&tgt_dev.sess.tgt, None)
+        .is_none()
+    {
+        kemu::atomic::atomic_dec(&dev.not_pr_supporting_tgt_devs_num);
+    }
+    scst_clear_reservation(tgt_dev);
+    crate::scst_pres::scst_pr_clear_tgt_dev(tgt_dev);
     let handler = dev.handler.access(g).clone();
     TRACE_DBG!("Calling dev handler's detach_tgt({:?})", tgt_dev);
     handler.ops.detach_tgt(tgt_dev);
     scst_tgt_dev_stop_threads(tgt_dev);
+}
+
+/// C `scst_clear_reservation()`: the nexus goes; if its session holds the SPC-2 reservation,
+/// the reservation goes too. (C then sends RELEASE to a pass-through device,
+/// `scst_send_release()`; virtual devices need nothing.) Called with `scst_mutex` held.
+fn scst_clear_reservation(tgt_dev: &ScstTgtDev) {
+    let mut r = tgt_dev.dev.reserved_by.lock_bh();
+    if crate::scst_priv::scst_is_reservation_holder_locked(&r, &tgt_dev.sess) {
+        // This is the one who holds the reservation.
+        crate::scst_priv::scst_clear_dev_reservation(&mut r);
+    }
 }
 
 /// C `scst_sess_alloc_tgt_devs()`: a nexus for every LUN of the session's group; on failure

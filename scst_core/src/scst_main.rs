@@ -16,8 +16,9 @@
 //! Locks: `scst_mutex` is a static `kemu::sync::Mutex` whose data is [`ScstMutexData`], the
 //! global lists C documents as protected by it; the per-object lists it protects in C are
 //! `LockedBy` it. C's `scst_mutex2` (an inner mutex that only the persistent-reservation code
-//! needs for reading the same lists) is not ported yet: until `scst_pres` exists every reader
-//! takes `scst_mutex`.
+//! needs for reading the same lists) is not ported: `scst_pres` takes a snapshot of the target
+//! ports under `scst_mutex` before it locks the device's PR state
+//! (`scst_pres::scst_pr_snapshot_ports()`).
 #![doc(alias = "scst_main.c")]
 #![allow(non_upper_case_globals)]
 
@@ -433,15 +434,23 @@ pub fn scst_register_virtual_device(
     };
     let dev = scst_alloc_device(dev_handler.type_, dev_name, virt_id);
 
-    // C sets up the persistent-reservation file name and state here (scst_pres, later).
+    // The persistent-reservation file name and the saved PR state (C:
+    // scst_pr_set_file_name() + scst_pr_init_dev()).
+    if let Err(e) = crate::scst_pres::scst_pr_init_dev(&dev) {
+        drop(g);
+        scst_free_device(dev);
+        return Err(e);
+    }
     if g.scst_dev_list.iter().any(|(_, d)| d.virt_name == dev_name) {
         PRINT_ERROR!("Device {} already exists", dev_name);
+        crate::scst_pres::scst_pr_clear_dev(&dev);
         drop(g);
         scst_free_device(dev);
         return Err(Errno::EEXIST);
     }
 
     if let Err(e) = scst_assign_dev_handler(&mut g, &dev, dev_handler) {
+        crate::scst_pres::scst_pr_clear_dev(&dev);
         drop(g);
         scst_free_device(dev);
         return Err(e);
@@ -475,6 +484,7 @@ pub fn scst_unregister_virtual_device(id: i32) {
     if let Some(h) = dev.dev_list_entry.take() {
         g.scst_dev_list.del(h);
     }
+    crate::scst_pres::scst_pr_clear_dev(&dev);
     let _ = scst_assign_dev_handler(&mut g, &dev, &scst_null_devtype());
 
     let acg_devs: Vec<_> = dev

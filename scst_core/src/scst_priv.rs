@@ -82,3 +82,60 @@ pub fn scst_sess_put(sess: &Arc<ScstSession>) {
         scst_sched_session_free(sess);
     }
 }
+
+/// C `scst_dev_reserved()`: whether an initiator holds an SPC-2 reservation of `dev`.
+pub fn scst_dev_reserved(dev: &crate::scst::ScstDevice) -> bool {
+    dev.reserved_by.lock_bh().is_some()
+}
+
+/// Whether the SPC-2 reservation state `reserved_by` (C `dev->reserved_by`, locked) names
+/// `sess`.
+fn scst_reserved_by_is(
+    reserved_by: &Option<std::sync::Weak<ScstSession>>,
+    sess: &ScstSession,
+) -> Option<bool> {
+    reserved_by
+        .as_ref()
+        .map(|w| std::ptr::eq(w.as_ptr(), sess as *const ScstSession))
+}
+
+/// C `scst_is_reservation_holder()` with `dev_lock` (`scst_res_lock()`) held: `sess` holds
+/// the SPC-2 reservation.
+pub fn scst_is_reservation_holder_locked(
+    reserved_by: &Option<std::sync::Weak<ScstSession>>,
+    sess: &ScstSession,
+) -> bool {
+    scst_reserved_by_is(reserved_by, sess) == Some(true)
+}
+
+/// C `scst_is_not_reservation_holder()` with `dev_lock` held: another session than `sess`
+/// holds the SPC-2 reservation.
+pub fn scst_is_not_reservation_holder_locked(
+    reserved_by: &Option<std::sync::Weak<ScstSession>>,
+    sess: &ScstSession,
+) -> bool {
+    scst_reserved_by_is(reserved_by, sess) == Some(false)
+}
+
+/// C `scst_is_reservation_holder()`.
+pub fn scst_is_reservation_holder(dev: &crate::scst::ScstDevice, sess: &ScstSession) -> bool {
+    scst_is_reservation_holder_locked(&dev.reserved_by.lock_bh(), sess)
+}
+
+/// C `scst_is_not_reservation_holder()`.
+pub fn scst_is_not_reservation_holder(dev: &crate::scst::ScstDevice, sess: &ScstSession) -> bool {
+    scst_is_not_reservation_holder_locked(&dev.reserved_by.lock_bh(), sess)
+}
+
+/// C `scst_reserve_dev()` (with `dev_lock` held): `sess` holds the SPC-2 reservation.
+pub fn scst_reserve_dev(
+    reserved_by: &mut Option<std::sync::Weak<ScstSession>>,
+    sess: &Arc<ScstSession>,
+) {
+    *reserved_by = Some(Arc::downgrade(sess));
+}
+
+/// C `scst_clear_dev_reservation()` (with `dev_lock` held).
+pub fn scst_clear_dev_reservation(reserved_by: &mut Option<std::sync::Weak<ScstSession>>) {
+    *reserved_by = None;
+}

@@ -36,8 +36,9 @@ use crate::scst_main::{
     ScstInitLists, ScstMcmdLists, ScstMgmtLists, ScstMutexGuard,
 };
 use crate::scst_priv::{
-    __scst_cmd_get, __scst_cmd_put, scst_get, scst_put, scst_sess_get, scst_sess_put,
-    SCST_MAX_TGT_DEV_COMMANDS,
+    __scst_cmd_get, __scst_cmd_put, scst_clear_dev_reservation, scst_dev_reserved, scst_get,
+    scst_is_not_reservation_holder, scst_is_not_reservation_holder_locked, scst_put,
+    scst_reserve_dev, scst_sess_get, scst_sess_put, SCST_MAX_TGT_DEV_COMMANDS,
 };
 use kemu::atomic::{
     atomic_dec, atomic_dec_and_test, atomic_inc, atomic_inc_return, atomic_read, atomic_set,
@@ -1336,22 +1337,276 @@ fn scst_request_sense_local(cmd: &Arc<ScstCmd>) -> i32 {
     SCST_EXEC_COMPLETED
 }
 
-/// C `scst_reserve_local()` / `scst_release_local()` and the PR handlers: SPC-2 and
-/// persistent reservations come with `scst_pres`; until then the command goes to the
-/// handler (which treats RESERVE/RELEASE as no-ops, as vdisk does).
-fn scst_reservation_not_yet(_cmd: &Arc<ScstCmd>) -> i32 {
+/// C `scst_reserve_local()`: SPC-2 RESERVE(6)/(10): the session becomes the holder (the
+/// handler then executes the command); another holder, or a persistent reservation outside
+/// the Compatible Reservation Handling cases, is a RESERVATION CONFLICT.
+fn scst_reserve_local(cmd: &Arc<ScstCmd>) -> i32 {
+    let (op, b2, lun, tgt_dev) = {
+        let d = cmd.d.lock();
+        (cdb_byte(&d, 0), cdb_byte(&d, 2), d.lun, d.tgt_dev.clone())
+    };
+    let Some(tgt_dev) = tgt_dev else {
+        return SCST_EXEC_NOT_COMPLETED;
+    };
+    'done: {
+        if op == RESERVE_10 && (b2 & SCST_RES_3RDPTY) != 0 {
+            PRINT_ERROR!("RESERVE_10: 3rdPty RESERVE not implemented (lun={})", lun);
+            scst_set_invalid_field_in_cdb_locked(
+                &mut cmd.d.lock(),
+                2,
+                SCST_INVAL_FIELD_BIT_OFFS_VALID | 4,
+            );
+            break 'done;
+        }
+        let dev = &tgt_dev.dev;
+        // There's no need to block the device, even for SCST_TST_0_SINGLE_TASK_SET, or
+        // otherwise protect reservation changes: (1) SPC-2 reservation changes are atomic,
+        // without the invalid intermediate states persistent reservations have; (2) ordering
+        // regular commands around RESERVE is the initiators' duty (ORDERED attribute, queue
+        // draining, …), and with a single task set no target driver can guarantee even the
+        // delivery order of ORDERED commands, which initiators know.
+        {
+            let pr = dev.dev_pr_mutex.lock();
+            if !pr.dev_registrants_list.is_empty() {
+                let crh = crate::scst_pres::scst_pr_crh_case(&tgt_dev, &pr);
+                drop(pr);
+                if crh {
+                    cmd.d.lock().completed = true;
+                } else {
+                    scst_set_cmd_error_status_locked(
+                        &mut cmd.d.lock(),
+                        SAM_STAT_RESERVATION_CONFLICT,
+                    );
+                }
+                break 'done;
+            }
+        }
+        let mut r = dev.reserved_by.lock_bh();
+        if scst_is_not_reservation_holder_locked(&r, &cmd.sess) {
+            drop(r);
+            scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
+            break 'done;
+        }
+        scst_reserve_dev(&mut r, &cmd.sess);
+        return SCST_EXEC_NOT_COMPLETED;
+    }
+    // Report the result.
+    scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    SCST_EXEC_COMPLETED
+}
+
+/// C `scst_release_local()`: SPC-2 RELEASE(6)/(10): the holder's reservation goes (the
+/// handler then executes the command); RELEASE from another session is GOOD and changes
+/// nothing.
+fn scst_release_local(cmd: &Arc<ScstCmd>) -> i32 {
+    let Some(tgt_dev) = cmd.d.lock().tgt_dev.clone() else {
+        return SCST_EXEC_NOT_COMPLETED;
+    };
+    let dev = &tgt_dev.dev;
+    // See scst_reserve_local() for why no device blocking or other protection is needed.
+    {
+        let pr = dev.dev_pr_mutex.lock();
+        if !pr.dev_registrants_list.is_empty() {
+            let crh = crate::scst_pres::scst_pr_crh_case(&tgt_dev, &pr);
+            drop(pr);
+            if crh {
+                cmd.d.lock().completed = true;
+            } else {
+                scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
+            }
+            scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+            return SCST_EXEC_COMPLETED;
+        }
+    }
+    let mut r = dev.reserved_by.lock_bh();
+    // The device could be released behind us if the reserving session is closed (see
+    // scst_free_tgt_dev()); that does not matter, so the bits are not tested again.
+    if scst_is_not_reservation_holder_locked(&r, &cmd.sess) {
+        drop(r);
+        // SPC-2 requires status GOOD for a RELEASE that fails because another session holds
+        // the reservation.
+        {
+            let mut d = cmd.d.lock();
+            d.status = 0;
+            d.msg_status = 0;
+            d.host_status = DID_OK;
+            d.driver_status = 0;
+            d.completed = true;
+        }
+        scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+        return SCST_EXEC_COMPLETED;
+    }
+    scst_clear_dev_reservation(&mut r);
     SCST_EXEC_NOT_COMPLETED
+}
+
+/// The parameter data of a PR command as one buffer (C `scst_get_buf_full_sense()`): None
+/// when there is none (then a command with a data length gets HARDWARE ERROR).
+fn scst_pr_get_buf(cmd: &ScstCmd) -> Option<Vec<u8>> {
+    let mut d = cmd.d.lock();
+    let b = scst_with_buf_full_sense_locked(&mut d, |b| b.to_vec());
+    if b.is_none() && d.bufflen != 0 {
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+        scst_set_cmd_error_locked(&mut d, k, a, q);
+    }
+    b.filter(|b| !b.is_empty())
+}
+
+/// C `scst_persistent_reserve_in_local()`: PERSISTENT RESERVE IN (READ KEYS, READ
+/// RESERVATION, REPORT CAPABILITIES, READ FULL STATUS) under the device's PR lock.
+fn scst_persistent_reserve_in_local(cmd: &Arc<ScstCmd>) -> i32 {
+    let Some(tgt_dev) = cmd.d.lock().tgt_dev.clone() else {
+        return SCST_EXEC_NOT_COMPLETED;
+    };
+    let dev = &tgt_dev.dev;
+    'done: {
+        if atomic_read(&dev.not_pr_supporting_tgt_devs_num) != 0 {
+            let op_name = cmd.d.lock().op_name;
+            PRINT_WARNING!("Persistent Reservation command {} refused for device {}, because the device has not supporting PR transports connected", op_name, dev.virt_name);
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_opcode);
+            scst_set_cmd_error_locked(&mut cmd.d.lock(), k, a, q);
+            break 'done;
+        }
+        if scst_dev_reserved(dev) {
+            TRACE_DBG!(
+                "PR command rejected, because device {} holds regular reservation",
+                dev.virt_name
+            );
+            scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
+            break 'done;
+        }
+        let Some(mut buffer) = scst_pr_get_buf(cmd) else {
+            break 'done;
+        };
+        let pr = dev.dev_pr_mutex.lock();
+        // We can be aborted by another PR command while waiting for the lock.
+        if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+            TRACE_MGMT_DBG!("ABORTED set, aborting cmd");
+            break 'done;
+        }
+        let action = cdb_byte(&cmd.d.lock(), 1) & 0x1f;
+        TRACE!(
+            TRACE_SCSI,
+            "PR IN action {:x} for '{}' (LUN {:x}) from '{}'",
+            action,
+            dev.virt_name,
+            tgt_dev.lun,
+            cmd.sess.initiator_name
+        );
+        match action {
+            PR_READ_KEYS => crate::scst_pres::scst_pr_read_keys(cmd, &pr, &mut buffer),
+            PR_READ_RESERVATION => {
+                crate::scst_pres::scst_pr_read_reservation(cmd, &pr, &mut buffer)
+            }
+            PR_REPORT_CAPS => crate::scst_pres::scst_pr_report_caps(cmd, &pr, &mut buffer),
+            PR_READ_FULL_STATUS => {
+                crate::scst_pres::scst_pr_read_full_status(cmd, &pr, &mut buffer)
+            }
+            _ => {
+                PRINT_ERROR!("Unsupported action {:x}", action);
+                scst_set_invalid_field_in_cdb_locked(
+                    &mut cmd.d.lock(),
+                    1,
+                    SCST_INVAL_FIELD_BIT_OFFS_VALID,
+                );
+            }
+        }
+        drop(pr);
+        let mut d = cmd.d.lock();
+        d.completed = true;
+        scst_with_buf_locked(&mut d, |b| {
+            let n = b.len().min(buffer.len());
+            b[..n].copy_from_slice(&buffer[..n]);
+        });
+    }
+    scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    SCST_EXEC_COMPLETED
+}
+
+/// C `scst_persistent_reserve_out_local()`: PERSISTENT RESERVE OUT under the device's PR lock
+/// (`scst_pres::scst_pr_out_locked()`); with APTPL the state is saved after a successful
+/// service action. A handler with `pr_cmds_notifications` then sees the command too.
+fn scst_persistent_reserve_out_local(cmd: &Arc<ScstCmd>) -> i32 {
+    let Some(tgt_dev) = cmd.d.lock().tgt_dev.clone() else {
+        return SCST_EXEC_NOT_COMPLETED;
+    };
+    let dev = &tgt_dev.dev;
+    let mut res = SCST_EXEC_COMPLETED;
+    let mut aborted = false;
+    'done: {
+        if atomic_read(&dev.not_pr_supporting_tgt_devs_num) != 0 {
+            let op_name = cmd.d.lock().op_name;
+            PRINT_WARNING!("Persistent Reservation command {} refused for device {}, because the device has not supporting PR transports connected", op_name, dev.virt_name);
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_opcode);
+            scst_set_cmd_error_locked(&mut cmd.d.lock(), k, a, q);
+            break 'done;
+        }
+        let action = cdb_byte(&cmd.d.lock(), 1) & 0x1f;
+        TRACE!(
+            TRACE_SCSI,
+            "PR OUT action {:x} for '{}' (LUN {:x}) from '{}'",
+            action,
+            dev.virt_name,
+            tgt_dev.lun,
+            cmd.sess.initiator_name
+        );
+        if scst_dev_reserved(dev) {
+            TRACE_DBG!(
+                "PR command rejected, because device {} holds regular reservation",
+                dev.virt_name
+            );
+            scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
+            break 'done;
+        }
+        let Some(mut buffer) = scst_pr_get_buf(cmd) else {
+            break 'done;
+        };
+        // The handlers read fixed offsets of the parameter list before checking its length
+        // (C reads past a short buffer); the copy is zero-padded, the length kept.
+        let buffer_size = buffer.len();
+        if buffer.len() < 28 {
+            buffer.resize(28, 0);
+        }
+        let mut c = crate::scst_pres::ScstPrCmd::new(cmd, &tgt_dev);
+        if (action == PR_REGISTER || action == PR_REGISTER_AND_IGNORE)
+            && (buffer[20] >> 2) & 0x01 != 0
+        {
+            c.ports = crate::scst_pres::scst_pr_snapshot_ports();
+        }
+        let mut pr = dev.dev_pr_mutex.lock();
+        match crate::scst_pres::scst_pr_out_locked(&c, &mut pr, action, &mut buffer, buffer_size) {
+            Ok(()) => {
+                let (notify, status) = {
+                    let d = cmd.d.lock();
+                    (
+                        d.devt.as_ref().is_some_and(|t| t.pr_cmds_notifications),
+                        d.status,
+                    )
+                };
+                // The status is read after the sync, which may change it.
+                if notify && status == SAM_STAT_GOOD {
+                    res = SCST_EXEC_NOT_COMPLETED;
+                }
+            }
+            Err(a) => aborted = a,
+        }
+    }
+    if res == SCST_EXEC_COMPLETED {
+        if !aborted {
+            cmd.d.lock().completed = true;
+        }
+        scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    }
+    res
 }
 
 /// C `scst_local_fns[]` lookup: the core's own implementation of an opcode, if it has one.
 fn scst_local_fn(op: u8) -> Option<fn(&Arc<ScstCmd>) -> i32> {
     match op {
-        RESERVE
-        | RESERVE_10
-        | RELEASE
-        | RELEASE_10
-        | PERSISTENT_RESERVE_IN
-        | PERSISTENT_RESERVE_OUT => Some(scst_reservation_not_yet),
+        RESERVE | RESERVE_10 => Some(scst_reserve_local),
+        RELEASE | RELEASE_10 => Some(scst_release_local),
+        PERSISTENT_RESERVE_IN => Some(scst_persistent_reserve_in_local),
+        PERSISTENT_RESERVE_OUT => Some(scst_persistent_reserve_out_local),
         REPORT_LUNS => Some(scst_report_luns_local),
         REQUEST_SENSE => Some(scst_request_sense_local),
         // COMPARE AND WRITE, EXTENDED COPY, RECEIVE COPY RESULTS and MAINTENANCE IN come
@@ -1460,9 +1715,9 @@ fn scst_real_exec(cmd: &Arc<ScstCmd>) -> i32 {
 }
 
 /// C `__scst_check_local_events()`: the checks just before execution: an aborted command
-/// stops (-1); reservation conflicts and pending unit attentions complete it with their
-/// status (1, once reservations and unit attentions are ported); 0 lets it execute.
-pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, _preempt_tests_only: bool) -> i32 {
+/// stops (-1); reservation conflicts (and, once ported, pending unit attentions) complete it
+/// with their status (1); 0 lets it execute.
+pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, preempt_tests_only: bool) -> i32 {
     {
         let mut d = cmd.d.lock();
         if d.internal {
@@ -1480,8 +1735,32 @@ pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, _preempt_tests_only: bool) 
             d.double_ua_possible = true;
         }
     }
-    // The reservation (scst_is_not_reservation_holder()) and persistent reservation
-    // (scst_pr_is_cmd_allowed()) checks come here with scst_pres.
+    // Reserve check before Unit Attention (a forwarding nexus skips the reservation checks:
+    // the forwarding requester's side did them).
+    let (tgt_dev, op_flags, op_name) = {
+        let d = cmd.d.lock();
+        (d.tgt_dev.clone(), d.op_flags, d.op_name)
+    };
+    if let Some(tgt_dev) = tgt_dev
+        .as_ref()
+        .filter(|t| !test_bit(SCST_TGT_DEV_FORWARDING, &t.tgt_dev_flags))
+    {
+        if scst_is_not_reservation_holder(&tgt_dev.dev, &tgt_dev.sess)
+            && (op_flags & SCST_REG_RESERVE_ALLOWED) == 0
+        {
+            scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
+            return 1;
+        }
+        // C tests dev->pr_is_set without the lock first; scst_pr_is_cmd_allowed() takes it
+        // and answers true when no persistent reservation is set.
+        if !preempt_tests_only
+            && !crate::scst_pres::scst_pr_is_cmd_allowed(tgt_dev, op_flags, op_name)
+        {
+            scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
+            return 1;
+        }
+    }
+    // ABORTED is checked after scst_pr_is_cmd_allowed(), which may sleep for a while.
     if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
         TRACE_MGMT_DBG!("ABORTED set, aborting cmd");
         return -1;
@@ -2700,6 +2979,30 @@ fn scst_get_unique_sess_name(
     name
 }
 
+/// C `scst_init_session()`'s TransportID step: the driver's
+/// `get_initiator_port_transport_id()` (if it has one) gives `sess->transport_id`.
+fn scst_sess_get_transport_id(sess: &Arc<ScstSession>) -> Result<(), Errno> {
+    match sess
+        .tgt
+        .tgtt
+        .ops
+        .get_initiator_port_transport_id(&sess.tgt, Some(sess))
+    {
+        None => Ok(()),
+        Some(Ok(tid)) => {
+            *sess.transport_id.write() = Some(tid);
+            Ok(())
+        }
+        Some(Err(e)) => {
+            PRINT_ERROR!(
+                "Unable to make initiator {} port transport id",
+                sess.initiator_name
+            );
+            Err(e)
+        }
+    }
+}
+
 /// C `scst_init_session()`: binds the session to its access group and adds it to the group's
 /// and the target's lists (under `scst_mutex`), then reports the result to `init_result_fn`
 /// (only an atomic registration has one), creates the session's `tgt_dev`s
@@ -2731,6 +3034,7 @@ fn scst_init_session(sess: &Arc<ScstSession>) -> Result<(), Errno> {
             let h = sess.tgt.sess_list.access_mut(&mut g).add_tail(sess.clone());
             sess.sess_list_entry.set(h);
 
+            let tid_res = scst_sess_get_transport_id(sess);
             let name = scst_get_unique_sess_name(&g, &sess.tgt, &sess.initiator_name);
             *sess.sess_name.access_mut(&mut g) = Some(name);
             let h = sess
@@ -2739,7 +3043,7 @@ fn scst_init_session(sess: &Arc<ScstSession>) -> Result<(), Errno> {
                 .access_mut(&mut g)
                 .add_tail(sess.clone());
             sess.sysfs_sess_list_entry.set(h);
-            crate::scst_lib::scst_sess_alloc_tgt_devs(&mut g, sess)
+            tid_res.and_then(|()| crate::scst_lib::scst_sess_alloc_tgt_devs(&mut g, sess))
         }
     };
     drop(g);
