@@ -13,11 +13,10 @@
 
 use super::exec::{
     vcdrom_exec_checks, vdev_do_job, vdisk_parse_offset, VdiskCmdCtx, VdiskCmdError,
-    VdiskCmdParams, VdiskDevModeParams, VdiskOps, VdiskParsedOffset,
+    VdiskCmdParams, VdiskOps, VdiskParsedOffset,
 };
 use super::TRACE_FLAG;
 use super::{vdev_of, ScstVdiskDev};
-use kemu::atomic::atomic_read;
 use kemu::{PRINT_ERROR, PRINT_WARNING, TRACE_DBG};
 use scst_core::scst::{
     scst_cmd_get_dev, scst_cmd_get_tgt_dev, CmdState, ScstCmd, ScstDevice, SCST_CMD_STATE_DEFAULT,
@@ -26,10 +25,10 @@ use scst_core::scst::{
 use scst_core::scst_const::*;
 use scst_core::scst_lib::{
     scst_cdrom_generic_parse, scst_get_cmd_abnormal_done_state, scst_sbc_generic_parse,
-    scst_set_busy, scst_set_cmd_error, scst_set_invalid_field_in_cdb, scst_set_resp_data_len,
+    scst_set_busy, scst_set_cmd_error, scst_set_invalid_field_in_cdb,
+    scst_set_invalid_field_in_parm_list, scst_set_resp_data_len,
 };
 use std::any::Any;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// C `scst_get_cmd_abnormal_done_state(cmd)`.
@@ -49,6 +48,12 @@ fn vdisk_set_error(cmd: &ScstCmd, e: VdiskCmdError) {
             bit_offs,
         } => {
             scst_set_invalid_field_in_cdb(cmd, usize::from(field_offs), bit_offs);
+        }
+        VdiskCmdError::InvalidFieldInParmList {
+            field_offs,
+            bit_offs,
+        } => {
+            scst_set_invalid_field_in_parm_list(cmd, usize::from(field_offs), bit_offs);
         }
         VdiskCmdError::Busy => scst_set_busy(cmd),
     }
@@ -170,15 +175,7 @@ pub fn vdisk_cmd_ctx(cmd: &ScstCmd, dev: &ScstDevice, virt_dev: &ScstVdiskDev) -
         let d = cmd.d.lock();
         ctx.skip_ua = d.op_flags & SCST_SKIP_UA != 0;
     }
-    let m: &mut VdiskDevModeParams = &mut ctx.mode;
-    let byte = |v: i32| u8::try_from(v).unwrap_or(0);
-    m.tst = byte(atomic_read(&dev.tst));
-    m.queue_alg[0] = byte(atomic_read(&dev.queue_alg));
-    m.qerr[0] = byte(atomic_read(&dev.qerr));
-    m.swp[0] = u8::from(dev.swp.load(Relaxed));
-    m.tas[0] = u8::from(dev.tas.load(Relaxed));
-    m.d_sense[0] = u8::from(dev.d_sense.load(Relaxed));
-    m.tmf_only[0] = u8::from(dev.tmf_only.load(Relaxed));
+    super::exec::vdisk_mode_current(&mut ctx.mode, dev, virt_dev);
     ctx
 }
 
@@ -321,6 +318,7 @@ mod tests {
     };
     use std::io::Write;
     use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering::Relaxed;
 
     struct NoRelease;
     impl ScstTgtTemplateOps for NoRelease {
