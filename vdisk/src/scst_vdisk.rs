@@ -530,7 +530,9 @@ fn vdisk_reexamine(virt_dev: &ScstVdiskDev) -> Result<(), Errno> {
         match vdisk_get_file_size(filename, virt_dev.blockio) {
             Ok(sz) => {
                 virt_dev.file_size.store(sz, Relaxed);
-                // C checks flush and thin-provisioning support here (blockio, later).
+                // C checks flush support here too (BLOCKIO: nothing to check in user
+                // space, fdatasync(2) works on any file).
+                provision::vdisk_check_tp_support(virt_dev);
             }
             Err(Errno::EMEDIUMTYPE) if virt_dev.blockio => {
                 TRACE_DBG!("Reexam pending (dev {})", virt_dev.name);

@@ -493,4 +493,90 @@ mod tests {
         crate::scst_vdisk::fileio::vdisk_detach_tgt(&v);
         let _ = std::fs::remove_file(&path);
     }
+
+    #[test]
+    fn write_same_mode_select_and_rsoc_through_the_core_command() {
+        let path = std::env::temp_dir().join(format!("vdisk-cmd-ws-{}.img", std::process::id()));
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&vec![0x11u8; 64 * 512])
+            .unwrap();
+        let mut v = {
+            let g = scst_vdisk_mutex.lock();
+            vdev_create(&g, &vdisk_file_devtype, "cmdws").unwrap()
+        };
+        v.filename = Some(path.to_str().unwrap().to_owned());
+        v.file_size.store(64 * 512, Relaxed);
+        v.nblocks.store(64, Relaxed);
+        let v = Arc::new(v);
+        let dev = scst_alloc_device(TYPE_DISK, "cmdws", 1);
+        atomic_set(&dev.block_shift, 9);
+        atomic_set(&dev.block_size, 512);
+        atomic_set(&dev.tst, 1);
+        atomic_set(&dev.queue_alg, 1);
+        *dev.dh_priv.write() = Some(v.clone() as Arc<dyn Any + Send + Sync>);
+        *v.dev.lock() = Arc::downgrade(&dev);
+        vdisk_attach_tgt(&v, false).unwrap();
+
+        // WRITE SAME(10) of 4 blocks at LBA 8: one block of data, 2048 bytes written.
+        let (cmd, st) = cmd_for(&dev, &[WRITE_SAME, 0, 0, 0, 0, 8, 0, 0, 4, 0]);
+        assert_eq!(st, SCST_CMD_STATE_DEFAULT);
+        {
+            let mut d = cmd.d.lock();
+            assert_eq!((d.bufflen, d.data_len), (512, 2048));
+            kemu::scatterlist::sg_copy_from_buffer(&mut d.sg, &[0xC3; 512]);
+        }
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+        let data = std::fs::read(&path).unwrap();
+        assert!(data[8 * 512..12 * 512].iter().all(|&b| b == 0xC3));
+        assert!(data[12 * 512..].iter().all(|&b| b == 0x11));
+        assert!(data[..8 * 512].iter().all(|&b| b == 0x11));
+
+        // MODE SELECT(6) of the control page with D_SENSE: the core then builds descriptor
+        // format sense for the device.
+        let list = [
+            0, 0, 0, 0, 0x0A, 0x0A, 0x24, 0x10, 0, 0, 0, 0, 0, 0, 0x02, 0x4b,
+        ];
+        let (cmd, st) = cmd_for(&dev, &[MODE_SELECT, 0x10, 0, 0, 16, 0]);
+        assert_eq!(st, SCST_CMD_STATE_DEFAULT);
+        kemu::scatterlist::sg_copy_from_buffer(&mut cmd.d.lock().sg, &list);
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+        assert!(dev.d_sense.load(Relaxed));
+        let (cmd, _) = cmd_for(&dev, &[MODE_SENSE, 0, 0x05, 0, 255, 0]);
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().sense.as_deref().unwrap()[0], 0x72);
+        // A bad page in the parameter list: INVALID FIELD IN PARAMETER LIST (26/00).
+        let mut bad = list;
+        bad[4] = 0x1C;
+        let (cmd, _) = cmd_for(&dev, &[MODE_SELECT, 0x10, 0, 0, 16, 0]);
+        kemu::scatterlist::sg_copy_from_buffer(&mut cmd.d.lock().sg, &bad);
+        vdisk_exec(&cmd);
+        assert_eq!(sense_kaq(&cmd), (0x05, 0x26, 0x00));
+
+        // REPORT SUPPORTED OPERATION CODES is local (answered by the core) for vdisk, which
+        // has get_supported_opcodes(); REPORT TARGET PORT GROUPS is not.
+        let tt = Arc::new(ScstTgtTemplate::new("iscsi", Arc::new(NoRelease)));
+        let tgt = scst_alloc_tgt(&tt, "t".into(), None).unwrap();
+        let sess = scst_alloc_session(&tgt, "ini");
+        for (sa, local) in [(0x0Cu8, true), (0x0D, true), (0x0A, false)] {
+            let cmd =
+                scst_alloc_cmd(&sess, &[MAINTENANCE_IN, sa, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]).unwrap();
+            {
+                let mut d = cmd.d.lock();
+                d.dev = Some(dev.clone());
+                d.devt = Some(vdisk_file_devtype.clone());
+            }
+            assert_eq!(scst_get_cdb_info(&cmd), 0);
+            assert_eq!(
+                cmd.d.lock().op_flags & SCST_LOCAL_CMD != 0,
+                local,
+                "{sa:#x}"
+            );
+        }
+
+        crate::scst_vdisk::fileio::vdisk_detach_tgt(&v);
+        let _ = std::fs::remove_file(&path);
+    }
 }

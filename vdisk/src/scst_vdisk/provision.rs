@@ -3,13 +3,14 @@
 //! (`vdisk_exec_write_same()`, `vdisk_exec_write_same_unmap()`, and the core's
 //! `scst_write_same()` that writes the block), UNMAP (`vdisk_exec_unmap()` with the core's
 //! `scst_parse_unmap_descriptors()`), the deallocation itself (`vdisk_unmap_range()`,
-//! `vdisk_unmap_file_range()`) and FORMAT UNIT (`vdisk_exec_format_unit()`).
+//! `vdisk_unmap_file_range()`), FORMAT UNIT (`vdisk_exec_format_unit()`) and the thin
+//! provisioning check at attach (`vdisk_check_tp_support()`).
 //!
 //! Thin provisioning as r7105: UNMAP and WRITE SAME with the UNMAP bit need
 //! `thin_provisioned`, which a FILEIO device gets only when it is set explicitly (sysfs
 //! `thin_provisioned=1`, which the procfs `open` command of r7105 cannot do) and a BLOCKIO
-//! device when its queue supports discard (`vdisk_check_tp_support()`, not ported: user space
-//! has no request queue). Without it both answer INVALID COMMAND OPERATION CODE, as r7105.
+//! device when its queue supports discard ([`vdisk_check_tp_support`], from sysfs). Without
+//! it both answer INVALID COMMAND OPERATION CODE, as r7105.
 //! Deallocation is `fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)` (C for files; for
 //! block devices C issues a discard, which user space gets from the same `fallocate()` on
 //! the device node).
@@ -443,4 +444,124 @@ pub fn vdisk_exec_format_unit(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
     // (C formats the DIF tags here when pinfo != 0: no DIF.)
     virt_dev.format_active.store(false, Relaxed);
     ComplStatus::CmdSucceeded
+}
+
+/// The discard limits of a block device's request queue, as C reads them from
+/// `bdev_get_queue()` (user space: `/sys/dev/block/MAJ:MIN/queue/*` and the device's
+/// `discard_alignment`), in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VdiskDiscardLimits {
+    /// `queue/discard_max_bytes` (C `max_discard_sectors` × 512); 0: no discard support.
+    pub max_discard_bytes: u64,
+    /// `queue/discard_granularity`.
+    pub discard_granularity: u64,
+    /// `discard_alignment`.
+    pub discard_alignment: u64,
+    /// `queue/discard_zeroes_data` (0 on kernels that dropped it).
+    pub discard_zeroes_data: bool,
+}
+
+/// Reads [`VdiskDiscardLimits`] from the sysfs directory `dev_dir` of a block device (for a
+/// partition, the queue is its disk's, one level up). `None` when there is no queue.
+pub fn vdisk_read_discard_limits(dev_dir: &std::path::Path) -> Option<VdiskDiscardLimits> {
+    let num = |p: std::path::PathBuf| -> Option<u64> {
+        std::fs::read_to_string(p).ok()?.trim().parse().ok()
+    };
+    let queue = [dev_dir.join("queue"), dev_dir.join("../queue")]
+        .into_iter()
+        .find(|q| q.is_dir())?;
+    Some(VdiskDiscardLimits {
+        max_discard_bytes: num(queue.join("discard_max_bytes")).unwrap_or(0),
+        discard_granularity: num(queue.join("discard_granularity")).unwrap_or(0),
+        discard_alignment: num(dev_dir.join("discard_alignment")).unwrap_or(0),
+        discard_zeroes_data: num(queue.join("discard_zeroes_data")).unwrap_or(0) != 0,
+    })
+}
+
+/// C `vdisk_check_tp_support()`, called by `vdisk_reexamine()`: whether the backing store
+/// can deallocate (C `dev_thin_provisioned`: a FILEIO file system with `fallocate()`, which
+/// user space assumes, as nearly all have it; a BLOCKIO queue with discard support) and
+/// what follows. As r7105 without a manual `thin_provisioned` setting (which only sysfs
+/// offers): a BLOCKIO device becomes thin provisioned exactly when its queue supports
+/// discard, a FILEIO device keeps its setting (off). A thin device then gets its UNMAP
+/// limits: BLOCKIO from the queue (granularity and alignment in blocks, alignment 0 when
+/// equal to the granularity, the maximum discard in blocks, DISCARD ZEROES DATA); FILEIO
+/// granularity 1, no alignment, 256 MiB per command, no LBPRZ. A read-only device or one
+/// without file is never thin.
+pub fn vdisk_check_tp_support(virt_dev: &ScstVdiskDev) {
+    let mut limits = None;
+    let mut dev_thin_provisioned = false;
+    if !virt_dev.rd_only.load(Relaxed) {
+        if let Some(filename) = virt_dev.filename.as_deref() {
+            match std::fs::metadata(filename) {
+                Err(e) => PRINT_ERROR!("filp_open({}) failed: {}", filename, e),
+                Ok(md) if virt_dev.blockio => {
+                    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+                    if md.file_type().is_block_device() {
+                        let (maj, min) = (libc::major(md.rdev()), libc::minor(md.rdev()));
+                        let dir = format!("/sys/dev/block/{maj}:{min}");
+                        limits = vdisk_read_discard_limits(std::path::Path::new(&dir));
+                        dev_thin_provisioned = limits.is_some_and(|l| l.max_discard_bytes > 0);
+                    } else {
+                        PRINT_ERROR!("{} is NOT a block device", filename);
+                    }
+                }
+                Ok(_) => dev_thin_provisioned = true,
+            }
+        }
+    }
+    if virt_dev.blockio {
+        virt_dev
+            .thin_provisioned
+            .store(dev_thin_provisioned, Relaxed);
+        if dev_thin_provisioned {
+            kemu::PRINT_INFO!(
+                "Auto enable thin provisioning for device {}",
+                virt_dev.vdev_get_filename()
+            );
+        }
+    }
+    if !virt_dev.thin_provisioned.load(Relaxed) {
+        return;
+    }
+    let shift = u32::try_from(virt_dev.blk_shift).unwrap_or(9);
+    let blocks = |b: u64| u32::try_from(b >> shift).unwrap_or(u32::MAX);
+    if virt_dev.blockio {
+        let l = limits.unwrap_or(VdiskDiscardLimits {
+            max_discard_bytes: 0,
+            discard_granularity: 0,
+            discard_alignment: 0,
+            discard_zeroes_data: false,
+        });
+        let gran = blocks(l.discard_granularity);
+        let mut align = blocks(l.discard_alignment);
+        if gran == align {
+            align = 0;
+        }
+        virt_dev.unmap_opt_gran.store(gran, Relaxed);
+        virt_dev.unmap_align.store(align, Relaxed);
+        virt_dev
+            .unmap_max_lba_cnt
+            .store(blocks(l.max_discard_bytes), Relaxed);
+        virt_dev
+            .discard_zeroes_data
+            .store(l.discard_zeroes_data, Relaxed);
+    } else {
+        virt_dev.unmap_opt_gran.store(1, Relaxed);
+        virt_dev.unmap_align.store(0, Relaxed);
+        // 256 MB
+        virt_dev
+            .unmap_max_lba_cnt
+            .store(blocks(256 * 1024 * 1024), Relaxed);
+        // C: "Might be a big performance and functionality win, but might be dangerous as
+        // well": discard_zeroes_data stays off for files.
+        virt_dev.discard_zeroes_data.store(false, Relaxed);
+    }
+    TRACE_DBG!(
+        "unmap_gran {}, unmap_alignment {}, max_unmap_lba {}, discard_zeroes_data {}",
+        virt_dev.unmap_opt_gran.load(Relaxed),
+        virt_dev.unmap_align.load(Relaxed),
+        virt_dev.unmap_max_lba_cnt.load(Relaxed),
+        virt_dev.discard_zeroes_data.load(Relaxed)
+    );
 }

@@ -1252,3 +1252,48 @@ fn maintenance_in_out_and_prevent_allow() {
     );
     assert!(!v.prevent_allow_medium_removal.load(Relaxed));
 }
+
+#[test]
+fn thin_provisioning_check_as_r7105() {
+    use crate::scst_vdisk::provision::{
+        vdisk_check_tp_support, vdisk_read_discard_limits, VdiskDiscardLimits,
+    };
+    // FILEIO: never thin without the (sysfs-only) manual setting.
+    let (_f, v) = open_fileio("tpchk", 64);
+    vdisk_check_tp_support(&v);
+    assert!(!v.thin_provisioned.load(Relaxed));
+    // Once thin (sysfs), a file gets granularity 1, no alignment, 256 MiB per UNMAP.
+    v.thin_provisioned.store(true, Relaxed);
+    vdisk_check_tp_support(&v);
+    assert_eq!(v.unmap_opt_gran.load(Relaxed), 1);
+    assert_eq!(v.unmap_max_lba_cnt.load(Relaxed), 1 << 19);
+    assert!(!v.discard_zeroes_data.load(Relaxed));
+    vdisk_detach_tgt(&v);
+    // BLOCKIO on something that is not a block device: not thin.
+    let mut b = vdev("tpblk", 64);
+    b.blockio = true;
+    b.filename = v.filename.clone();
+    b.thin_provisioned.store(true, Relaxed);
+    vdisk_check_tp_support(&b);
+    assert!(!b.thin_provisioned.load(Relaxed));
+
+    // The sysfs limits of a partition: the queue is its disk's.
+    let root = std::env::temp_dir().join(format!("vdisk-sysfs-{}", std::process::id()));
+    let part = root.join("sda").join("sda1");
+    std::fs::create_dir_all(root.join("sda/queue")).unwrap();
+    std::fs::create_dir_all(&part).unwrap();
+    std::fs::write(root.join("sda/queue/discard_max_bytes"), "2147450880\n").unwrap();
+    std::fs::write(root.join("sda/queue/discard_granularity"), "4096\n").unwrap();
+    std::fs::write(part.join("discard_alignment"), "0\n").unwrap();
+    assert_eq!(
+        vdisk_read_discard_limits(&part),
+        Some(VdiskDiscardLimits {
+            max_discard_bytes: 2147450880,
+            discard_granularity: 4096,
+            discard_alignment: 0,
+            discard_zeroes_data: false,
+        })
+    );
+    assert_eq!(vdisk_read_discard_limits(&root.join("nothing")), None);
+    let _ = std::fs::remove_dir_all(&root);
+}
