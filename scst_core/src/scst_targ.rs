@@ -1389,7 +1389,7 @@ fn scst_report_supported_tm_fns(cmd: &Arc<ScstCmd>) -> i32 {
     SCST_EXEC_COMPLETED
 }
 
-/// The REPORT SUPPORTED OPERATION CODES parameter data of [`scst_report_supported_opcodes`]
+/// The REPORT SUPPORTED OPERATION CODES parameter data of C `scst_report_supported_opcodes()`
 /// for the reporting options `options` (0: all commands; 1: one opcode without service
 /// action; 2: one opcode with service action `req_sa`), with the command timeouts
 /// descriptors when `rctd`. `None` means INVALID FIELD IN CDB (byte 2, bit 0): an
