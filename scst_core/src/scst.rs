@@ -1110,6 +1110,39 @@ pub struct ScstAen {
     pub aen_sense: Vec<u8>,
 }
 
+/// C `struct scst_opcode_descriptor`: one command a device handler supports, as REPORT
+/// SUPPORTED OPERATION CODES reports it. C ends the struct with a flexible array of
+/// `od_cdb_size` usage bytes; here it is a slice of that length.
+#[doc(alias = "scst_opcode_descriptor")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScstOpcodeDescriptor {
+    /// C `od_serv_action`.
+    pub od_serv_action: u16,
+    /// C `od_opcode`.
+    pub od_opcode: u8,
+    /// C `od_serv_action_valid`.
+    pub od_serv_action_valid: bool,
+    /// C `od_support`: the SUPPORT field of the one-command format (3: as in the standard).
+    pub od_support: u8,
+    /// C `od_cdb_size`.
+    pub od_cdb_size: u16,
+    /// C `od_comm_specific_timeout`.
+    pub od_comm_specific_timeout: u8,
+    /// C `od_nominal_timeout`, seconds.
+    pub od_nominal_timeout: u32,
+    /// C `od_recommended_timeout`, seconds.
+    pub od_recommended_timeout: u32,
+    /// C `od_cdb_usage_bits[]`: the CDB USAGE DATA, `od_cdb_size` bytes.
+    pub od_cdb_usage_bits: &'static [u8],
+}
+
+/// C: the type of `struct scst_dev_type`'s `get_supported_opcodes()`: the descriptors of the
+/// commands the handler supports for the command's device (C: `*out_supp_opcodes`,
+/// `*out_supp_opcodes_cnt`), or a negative errno. The port's lists are static, so C's
+/// `put_supported_opcodes()` (NULL in vdisk) has no twin.
+pub type ScstGetSupportedOpcodesFn =
+    fn(cmd: &Arc<ScstCmd>) -> Result<&'static [&'static ScstOpcodeDescriptor], i32>;
+
 /// C: the callbacks of `struct scst_dev_type`. C's NULL pointers are default methods that do
 /// what the core does when the pointer is NULL.
 pub trait ScstDevTypeOps: Send + Sync {
@@ -1163,6 +1196,13 @@ pub trait ScstDevTypeOps: Send + Sync {
 
     /// C `task_mgmt_fn_done()`: a task management function for the device finished.
     fn task_mgmt_fn_done(&self, _mcmd: &Arc<ScstMgmtCmd>, _tgt_dev: &Arc<ScstTgtDev>) {}
+
+    /// C `get_supported_opcodes`: the pointer itself, `None` being C's NULL (the core tests
+    /// it when it decodes MAINTENANCE IN: with NULL, REPORT SUPPORTED OPERATION CODES goes
+    /// to the handler's `exec()`).
+    fn get_supported_opcodes(&self) -> Option<ScstGetSupportedOpcodesFn> {
+        None
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@
 //! `_locked` suffix take the command's data ([`ScstCmdData`]) locked by the caller.
 #![doc(alias = "scst_lib.c")]
 
+// scst_lib.c: the opcode descriptors (scst_op_descr_*)
+pub mod scst_op_descr;
 mod scst_scsi_op_table; // scst_lib.c: the CDB table and its decoders
 pub use scst_scsi_op_table::{
     cdb_byte, get_unaligned_be16, get_unaligned_be24, get_unaligned_be32, get_unaligned_be64,

@@ -1337,6 +1337,231 @@ fn scst_request_sense_local(cmd: &Arc<ScstCmd>) -> i32 {
     SCST_EXEC_COMPLETED
 }
 
+/// C: `scst_get_buf_full_sense()`, the copy of `buf[..min(length, resp_len)]` into the data
+/// buffer, `scst_put_buf_full()` and the `scst_set_resp_data_len()` that follows it, as the
+/// MAINTENANCE IN answers do them. A command without buffer is left as it is (C: length 0),
+/// or gets HARDWARE ERROR when it has a length but no buffer (C: the allocation failed).
+fn scst_copy_local_resp_locked(d: &mut ScstCmdData, buf: &[u8]) {
+    let copied = scst_with_buf_full_sense_locked(d, |address| {
+        let length = address.len().min(buf.len());
+        address[..length].copy_from_slice(&buf[..length]);
+        length
+    });
+    match copied {
+        Some(length) => {
+            let length = i32::try_from(length).unwrap_or(i32::MAX);
+            if length < d.resp_data_len {
+                scst_set_resp_data_len_locked(d, length);
+            }
+        }
+        None if d.bufflen != 0 => {
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_hardw_error);
+            scst_set_cmd_error_locked(d, k, a, q);
+        }
+        None => {}
+    }
+}
+
+/// C `scst_report_supported_tm_fns()`: REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS. ATS,
+/// ATSS, CACAS, CTSS, LURS; with REPTD (byte 2 bit 7) the 16-byte extended format: TMFTMOV,
+/// ATTS and CACATS with a long timeout of 30 s and a short one of 15 s (in 100 ms units).
+fn scst_report_supported_tm_fns(cmd: &Arc<ScstCmd>) -> i32 {
+    {
+        let mut d = cmd.d.lock();
+        let mut buf = [0u8; 16];
+        buf[0] = 0xF8; // ATS, ATSS, CACAS, CTSS, LURS
+        buf[1] = 0;
+        let resp_len = if cdb_byte(&d, 2) & 0x80 == 0 {
+            4
+        } else {
+            buf[3] = 0x0C;
+            buf[4] = 1; // TMFTMOV
+            buf[6] = 0xA0; // ATTS, CACATS
+            buf[8..12].copy_from_slice(&300u32.to_be_bytes()); // long timeout - 30 sec.
+            buf[12..16].copy_from_slice(&150u32.to_be_bytes()); // short timeout - 15 sec.
+            16
+        };
+        TRACE_DBG!("bufflen {}, resp_len {}", d.bufflen, resp_len);
+        scst_copy_local_resp_locked(&mut d, &buf[..resp_len]);
+        d.completed = true;
+    }
+    // Report the result.
+    scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    SCST_EXEC_COMPLETED
+}
+
+/// The REPORT SUPPORTED OPERATION CODES parameter data of C `scst_report_supported_opcodes()`
+/// for the reporting options `options` (0: all commands; 1: one opcode without service
+/// action; 2: one opcode with service action `req_sa`), with the command timeouts
+/// descriptors when `rctd`. `None` means INVALID FIELD IN CDB (byte 2, bit 0): an
+/// unsupported reporting option, or a requested opcode whose service action validity does
+/// not match the option. An opcode (with service action) that is not supported gives the
+/// 4-byte answer with SUPPORT 0.
+pub fn scst_build_supported_opcodes(
+    supp_opcodes: &[&ScstOpcodeDescriptor],
+    options: u8,
+    req_opcode: u8,
+    req_sa: u16,
+    rctd: bool,
+) -> Option<Vec<u8>> {
+    let mut op: Option<&ScstOpcodeDescriptor> = None;
+    let buf_len = match options {
+        0 => {
+            // All.
+            4 + supp_opcodes.len() * if rctd { 20 } else { 8 }
+        }
+        1 | 2 => {
+            let mut buf_len = 0;
+            for &o in supp_opcodes {
+                if req_opcode != o.od_opcode {
+                    continue;
+                }
+                if options == 1 && o.od_serv_action_valid {
+                    TRACE!(
+                        TRACE_MINOR,
+                        "Requested opcode {:x} with unexpected service action",
+                        req_opcode
+                    );
+                    return None;
+                }
+                if options == 2 {
+                    if !o.od_serv_action_valid {
+                        TRACE!(
+                            TRACE_MINOR,
+                            "Requested opcode {:x} without expected service action",
+                            req_opcode
+                        );
+                        return None;
+                    }
+                    if req_sa != o.od_serv_action {
+                        continue;
+                    }
+                }
+                op = Some(o);
+                buf_len = 4 + usize::from(o.od_cdb_size) + if rctd { 12 } else { 0 };
+                break;
+            }
+            if op.is_none() {
+                TRACE!(
+                    TRACE_MINOR,
+                    "Requested opcode {:x}/{:x} not found",
+                    req_opcode,
+                    req_sa
+                );
+                buf_len = 4;
+            }
+            buf_len
+        }
+        _ => {
+            PRINT_ERROR!(
+                "REPORT SUPPORTED OPERATION CODES: REPORTING OPTIONS {:x} not supported",
+                options
+            );
+            return None;
+        }
+    };
+
+    let mut buf = vec![0u8; buf_len];
+    let put_be32 = |b: &mut [u8], v: u32| b[..4].copy_from_slice(&v.to_be_bytes());
+    if options == 0 {
+        put_be32(
+            &mut buf[0..],
+            u32::try_from(buf_len - 4).unwrap_or(u32::MAX),
+        );
+        let mut offs = 4;
+        for o in supp_opcodes {
+            buf[offs] = o.od_opcode;
+            if o.od_serv_action_valid {
+                buf[offs + 2..offs + 4].copy_from_slice(&o.od_serv_action.to_be_bytes());
+                buf[offs + 5] |= 1; // SERVACTV
+            }
+            buf[offs + 6..offs + 8].copy_from_slice(&o.od_cdb_size.to_be_bytes());
+            offs += 8;
+            if rctd {
+                buf[offs - 8 + 5] |= 2; // CTDP
+                buf[offs + 1] = 0xA;
+                buf[offs + 3] = o.od_comm_specific_timeout;
+                put_be32(&mut buf[offs + 4..], o.od_nominal_timeout);
+                put_be32(&mut buf[offs + 8..], o.od_recommended_timeout);
+                offs += 12;
+            }
+        }
+    } else if let Some(o) = op {
+        let n = usize::from(o.od_cdb_size);
+        buf[1] |= o.od_support;
+        buf[2..4].copy_from_slice(&o.od_cdb_size.to_be_bytes());
+        // C copies od_cdb_size bytes of the usage data; a shorter slice leaves zeros.
+        let bits = &o.od_cdb_usage_bits[..o.od_cdb_usage_bits.len().min(n)];
+        buf[4..4 + bits.len()].copy_from_slice(bits);
+        if rctd {
+            buf[1] |= 0x80; // CTDP
+            let offs = 4 + n;
+            buf[offs + 1] = 0xA;
+            buf[offs + 3] = o.od_comm_specific_timeout;
+            put_be32(&mut buf[offs + 4..], o.od_nominal_timeout);
+            put_be32(&mut buf[offs + 8..], o.od_recommended_timeout);
+        }
+    }
+    Some(buf)
+}
+
+/// C `scst_report_supported_opcodes()`: REPORT SUPPORTED OPERATION CODES from the
+/// handler's `get_supported_opcodes()` list (the parse made the command local only when the
+/// handler has one): RCTD is byte 2 bit 7, REPORTING OPTIONS byte 2 bits 0–2, the requested
+/// opcode byte 3 and service action bytes 4–5. The answer is cut to the allocation length.
+fn scst_report_supported_opcodes(cmd: &Arc<ScstCmd>) -> i32 {
+    let devt = cmd.d.lock().devt.clone();
+    // get_cdb_info_min() ensures that get_supported_opcodes is not NULL here.
+    let get = devt.as_ref().and_then(|t| t.ops.get_supported_opcodes());
+    let supp_opcodes = match get {
+        Some(f) => f(cmd).ok(),
+        None => None,
+    };
+    {
+        let mut d = cmd.d.lock();
+        if let Some(supp_opcodes) = supp_opcodes {
+            let rctd = cdb_byte(&d, 2) >> 7 != 0;
+            let options = cdb_byte(&d, 2) & 7;
+            let req_opcode = cdb_byte(&d, 3);
+            let req_sa = u16::from_be_bytes([cdb_byte(&d, 4), cdb_byte(&d, 5)]);
+            TRACE_DBG!(
+                "options {}, req_opcode {:x}, req_sa {:x}, rctd {} (dev {}, initiator {})",
+                options,
+                req_opcode,
+                req_sa,
+                rctd,
+                d.dev.as_ref().map_or("?", |x| x.virt_name.as_str()),
+                cmd.sess.initiator_name
+            );
+            match scst_build_supported_opcodes(supp_opcodes, options, req_opcode, req_sa, rctd) {
+                Some(buf) => scst_copy_local_resp_locked(&mut d, &buf),
+                None => {
+                    scst_set_invalid_field_in_cdb_locked(
+                        &mut d,
+                        2,
+                        SCST_INVAL_FIELD_BIT_OFFS_VALID,
+                    );
+                }
+            }
+        }
+        d.completed = true;
+    }
+    // Report the result.
+    scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+    SCST_EXEC_COMPLETED
+}
+
+/// C `scst_maintenance_in()`: the MAINTENANCE IN service actions the core answers; the
+/// others go to the handler.
+fn scst_maintenance_in(cmd: &Arc<ScstCmd>) -> i32 {
+    let sa = cdb_byte(&cmd.d.lock(), 1) & 0x1f;
+    match sa {
+        MI_REPORT_SUPPORTED_TASK_MANAGEMENT_FUNCTIONS => scst_report_supported_tm_fns(cmd),
+        MI_REPORT_SUPPORTED_OPERATION_CODES => scst_report_supported_opcodes(cmd),
+        _ => SCST_EXEC_NOT_COMPLETED,
+    }
+}
+
 /// C `scst_reserve_local()`: SPC-2 RESERVE(6)/(10): the session becomes the holder (the
 /// handler then executes the command); another holder, or a persistent reservation outside
 /// the Compatible Reservation Handling cases, is a RESERVATION CONFLICT.
@@ -1609,8 +1834,9 @@ fn scst_local_fn(op: u8) -> Option<fn(&Arc<ScstCmd>) -> i32> {
         PERSISTENT_RESERVE_OUT => Some(scst_persistent_reserve_out_local),
         REPORT_LUNS => Some(scst_report_luns_local),
         REQUEST_SENSE => Some(scst_request_sense_local),
-        // COMPARE AND WRITE, EXTENDED COPY, RECEIVE COPY RESULTS and MAINTENANCE IN come
-        // with their subsystems; the handler sees them meanwhile.
+        MAINTENANCE_IN => Some(scst_maintenance_in),
+        // COMPARE AND WRITE, EXTENDED COPY and RECEIVE COPY RESULTS come with their
+        // subsystems; the handler sees them meanwhile.
         _ => None,
     }
 }

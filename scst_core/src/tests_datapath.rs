@@ -86,6 +86,21 @@ struct DevOps {
     detached_tgt: AtomicUsize,
     hold: AtomicBool,
     in_exec: AtomicUsize,
+    /// Whether the handler has `get_supported_opcodes()` (C: the pointer is not NULL).
+    rsoc: AtomicBool,
+}
+
+/// The commands [`DevOps`] answers, for REPORT SUPPORTED OPERATION CODES.
+fn dev_ops_supported_opcodes(
+    _cmd: &Arc<ScstCmd>,
+) -> Result<&'static [&'static ScstOpcodeDescriptor], i32> {
+    use crate::scst_lib::scst_op_descr::*;
+    static L: [&ScstOpcodeDescriptor; 3] = [
+        &scst_op_descr_tur,
+        &scst_op_descr_report_luns,
+        &scst_op_descr_report_supp_opcodes,
+    ];
+    Ok(&L)
 }
 
 impl ScstDevTypeOps for DevOps {
@@ -104,6 +119,11 @@ impl ScstDevTypeOps for DevOps {
     fn parse(&self, cmd: &Arc<ScstCmd>) -> CmdState {
         scst_sbc_generic_parse(cmd);
         SCST_CMD_STATE_DEFAULT
+    }
+    fn get_supported_opcodes(&self) -> Option<ScstGetSupportedOpcodesFn> {
+        self.rsoc
+            .load(SeqCst)
+            .then_some(dev_ops_supported_opcodes as ScstGetSupportedOpcodesFn)
     }
     fn exec(&self, cmd: &Arc<ScstCmd>) -> Option<i32> {
         self.in_exec.fetch_add(1, SeqCst);
@@ -242,13 +262,15 @@ fn send(
     scst_cmd_set_tag(&cmd, tag);
     scst_cmd_set_queue_type(&cmd, SCST_CMD_QUEUE_SIMPLE);
     let dir = match cdb[0] {
-        READ_10 | READ_16 | REPORT_LUNS | REQUEST_SENSE | INQUIRY => SCST_DATA_READ,
+        READ_10 | READ_16 | REPORT_LUNS | REQUEST_SENSE | INQUIRY | MAINTENANCE_IN => {
+            SCST_DATA_READ
+        }
         _ => SCST_DATA_NONE,
     };
     let b = |i: usize| cdb.get(i).copied().unwrap_or(0);
     let len = match cdb[0] {
         READ_10 => i32::from(u16::from_be_bytes([b(7), b(8)])) * 512,
-        REPORT_LUNS => i32::from_be_bytes([b(6), b(7), b(8), b(9)]),
+        REPORT_LUNS | MAINTENANCE_IN => i32::from_be_bytes([b(6), b(7), b(8), b(9)]),
         REQUEST_SENSE => i32::from(b(4)),
         INQUIRY => i32::from(u16::from_be_bytes([b(3), b(4)])),
         _ => 0,
@@ -1039,5 +1061,96 @@ fn sgv_cache_serves_write_buffers_after_warm_up() {
     assert!(g.sgv_pages_total >= 5);
     let text = crate::scst_mem::sgv_procinfo_show();
     assert!(text.contains("sgv-4K"), "{text}");
+    scst_unregister_session(&sess, true, None);
+}
+
+#[test]
+fn maintenance_in_reports_are_built_by_the_core() {
+    let s = Setup::new("tt_rsoc");
+    let sess = s.session("iqn.rsoc");
+    // REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS: always local.
+    let cdb = [MAINTENANCE_IN, 0x0D, 0, 0, 0, 0, 0, 0, 0, 16, 0, 0];
+    let r = s.cmd(&sess, 0, &cdb, 1, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert_eq!(r.data, [0xF8, 0, 0, 0]);
+    // REPTD: the extended format (timeouts 300 and 150 in 100 ms units).
+    let cdb = [MAINTENANCE_IN, 0x0D, 0x80, 0, 0, 0, 0, 0, 0, 16, 0, 0];
+    let r = s.cmd(&sess, 0, &cdb, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        r.data,
+        [0xF8, 0, 0, 0x0C, 1, 0, 0xA0, 0, 0, 0, 0x01, 0x2C, 0, 0, 0, 0x96]
+    );
+    assert!(s.dops.exec_threads.lock().is_empty());
+
+    // REPORT SUPPORTED OPERATION CODES: the handler's list, all commands.
+    s.dops.rsoc.store(true, SeqCst);
+    let cdb = [MAINTENANCE_IN, 0x0C, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    let r = s.cmd(&sess, 0, &cdb, 3, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert_eq!(
+        r.data,
+        [
+            0,
+            0,
+            0,
+            24, // command data length
+            TEST_UNIT_READY,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            6, //
+            REPORT_LUNS,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            12, //
+            MAINTENANCE_IN,
+            0,
+            0,
+            0x0C,
+            0,
+            1,
+            0,
+            12, // SERVACTV
+        ]
+    );
+    // One command (REPORTING OPTIONS 1), cut to the allocation length of 8.
+    let cdb = [MAINTENANCE_IN, 0x0C, 1, REPORT_LUNS, 0, 0, 0, 0, 0, 8, 0, 0];
+    let r = s.cmd(&sess, 0, &cdb, 4, SCST_CONTEXT_THREAD);
+    assert_eq!(r.data, [0, 3, 0, 12, REPORT_LUNS, 0, 0xFF, 0]);
+    // REPORTING OPTIONS 1 for an opcode with service actions: INVALID FIELD IN CDB.
+    let cdb = [
+        MAINTENANCE_IN,
+        0x0C,
+        1,
+        MAINTENANCE_IN,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0,
+        0,
+        0,
+    ];
+    let r = s.cmd(&sess, 0, &cdb, 5, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_CHECK_CONDITION);
+    assert_eq!((r.sense[2], r.sense[12]), (ILLEGAL_REQUEST, 0x24));
+    assert_eq!(&r.sense[15..18], &[0xC8, 0, 2]);
+    assert!(s.dops.exec_threads.lock().is_empty());
+
+    // Without get_supported_opcodes() the handler gets the command.
+    s.dops.rsoc.store(false, SeqCst);
+    let cdb = [MAINTENANCE_IN, 0x0C, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    let r = s.cmd(&sess, 0, &cdb, 6, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert_eq!(s.dops.exec_threads.lock().len(), 1);
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
     scst_unregister_session(&sess, true, None);
 }

@@ -34,14 +34,20 @@
 pub mod cmd; // parse()/exec() over the core's ScstCmd
 pub mod exec; // SCSI command execution shared by the handlers (INQUIRY, MODE SENSE …)
 pub mod fileio; // FILEIO: the backing file descriptor and READ through preadv(2)
+pub mod mode_select; // MODE SELECT: the caching and control pages
 pub mod nullio; // NULLIO: READ without I/O
+pub mod op_descr; // the opcode descriptors for REPORT SUPPORTED OPERATION CODES
+pub mod provision; // WRITE SAME, UNMAP, FORMAT UNIT
 
 use kemu::atomic::{atomic_read, atomic_set, AtomicT};
 use kemu::list::{AtomicListHandle, List};
 use kemu::printk::{TraceFlag, SCST_DEFAULT_LOG_FLAGS};
 use kemu::sync::{Mutex, MutexGuard, RwLock, SpinLock};
 use kemu::{Errno, PRINT_ERROR, PRINT_INFO, PRINT_WARNING, TRACE, TRACE_DBG};
-use scst_core::scst::{CmdState, ScstCmd, ScstDevType, ScstDevTypeOps, ScstDevice, ScstTgtDev};
+use scst_core::scst::{
+    CmdState, ScstCmd, ScstDevType, ScstDevTypeOps, ScstDevice, ScstGetSupportedOpcodesFn,
+    ScstTgtDev,
+};
 use scst_core::scst_const::{SCST_TST_1_SEP_TASK_SETS, TYPE_DISK, TYPE_ROM};
 use scst_core::scst_main::{
     scst_register_virtual_dev_driver, scst_register_virtual_device,
@@ -228,6 +234,20 @@ pub struct ScstVdiskDev {
     pub unmap_align: AtomicU32,
     /// C `unmap_max_lba_cnt`: MAXIMUM UNMAP LBA COUNT of VPD page B0h.
     pub unmap_max_lba_cnt: AtomicU32,
+    /// C `dev->dpicz`: DPICZ of the control mode page, changed by MODE SELECT (the core's
+    /// `ScstDevice` has no such field yet; C keeps it there).
+    pub dpicz: AtomicBool,
+    /// C `prevent_allow_medium_removal`: the PREVENT bit of the last PREVENT ALLOW MEDIUM
+    /// REMOVAL (C protects it with `flags_lock`).
+    pub prevent_allow_medium_removal: AtomicBool,
+    /// C `format_active`: FORMAT UNIT is running; other commands but INQUIRY, REPORT LUNS
+    /// and REQUEST SENSE get NOT READY, FORMAT IN PROGRESS (C: set under `flags_lock`, read
+    /// without it).
+    pub format_active: AtomicBool,
+    /// C `format_progress_done`: the progress REQUEST SENSE reports while formatting.
+    pub format_progress_done: AtomicU64,
+    /// C `format_progress_to_do`.
+    pub format_progress_to_do: AtomicU64,
     /// C `media_changed`: a vcdrom medium change is to be reported as a unit attention.
     /// C protects it with `flags_lock`; an atomic swap gives the same test-and-clear.
     pub media_changed: AtomicBool,
@@ -316,7 +336,11 @@ pub fn vdev_find(g: &MutexGuard<'_, VdevList>, name: &str) -> Option<Arc<ScstVdi
 /// siblings; parse and exec pick FILEIO/BLOCKIO/NULLIO/vcdrom behaviour from the device, see
 /// [`cmd`]).
 #[derive(Debug)]
-pub struct VdiskDevTypeOps;
+pub struct VdiskDevTypeOps {
+    /// C `.get_supported_opcodes`: `vdisk_get_supported_opcodes` or, for vcdrom,
+    /// `vcdrom_get_supported_opcodes`.
+    pub get_supported_opcodes: ScstGetSupportedOpcodesFn,
+}
 
 impl ScstDevTypeOps for VdiskDevTypeOps {
     fn attach(&self, dev: &Arc<ScstDevice>) -> i32 {
@@ -349,6 +373,9 @@ impl ScstDevTypeOps for VdiskDevTypeOps {
     fn exec(&self, cmd: &Arc<ScstCmd>) -> Option<i32> {
         Some(cmd::vdisk_exec(cmd))
     }
+    fn get_supported_opcodes(&self) -> Option<ScstGetSupportedOpcodesFn> {
+        Some(self.get_supported_opcodes)
+    }
 }
 
 /// C `dev->dh_priv` of a vdisk device: its [`ScstVdiskDev`] (set by `vdisk_attach()`).
@@ -372,7 +399,15 @@ fn vdisk_num_threads() -> i32 {
 }
 
 fn vdisk_devtype_common(name: &'static str, type_: i32) -> ScstDevType {
-    let mut t = ScstDevType::new(name, type_, Arc::new(VdiskDevTypeOps));
+    let get_supported_opcodes: ScstGetSupportedOpcodesFn = if type_ == TYPE_ROM {
+        op_descr::vcdrom_get_supported_opcodes
+    } else {
+        op_descr::vdisk_get_supported_opcodes
+    };
+    let ops = VdiskDevTypeOps {
+        get_supported_opcodes,
+    };
+    let mut t = ScstDevType::new(name, type_, Arc::new(ops));
     t.parse_atomic = true;
     t.dev_done_atomic = true;
     t.auto_cm_assignment_possible = true;
@@ -495,7 +530,9 @@ fn vdisk_reexamine(virt_dev: &ScstVdiskDev) -> Result<(), Errno> {
         match vdisk_get_file_size(filename, virt_dev.blockio) {
             Ok(sz) => {
                 virt_dev.file_size.store(sz, Relaxed);
-                // C checks flush and thin-provisioning support here (blockio, later).
+                // C checks flush support here too (BLOCKIO: nothing to check in user
+                // space, fdatasync(2) works on any file).
+                provision::vdisk_check_tp_support(virt_dev);
             }
             Err(Errno::EMEDIUMTYPE) if virt_dev.blockio => {
                 TRACE_DBG!("Reexam pending (dev {})", virt_dev.name);
@@ -729,6 +766,11 @@ pub fn vdev_create(
         unmap_opt_gran: AtomicU32::new(0),
         unmap_align: AtomicU32::new(0),
         unmap_max_lba_cnt: AtomicU32::new(0),
+        dpicz: AtomicBool::new(false),
+        prevent_allow_medium_removal: AtomicBool::new(false),
+        format_active: AtomicBool::new(false),
+        format_progress_done: AtomicU64::new(0),
+        format_progress_to_do: AtomicU64::new(0),
         media_changed: AtomicBool::new(false),
         tgt_dev_cnt: AtomicI32::new(0),
         fd: RwLock::new(None),

@@ -2917,9 +2917,9 @@ fn get_cdb_info_apt(d: &mut ScstCmdData, _s: &ScstSdbops) -> i32 {
     0
 }
 
-/// C `get_cdb_info_min()`: MAINTENANCE IN, named by its service action. (REPORT SUPPORTED
-/// OPERATION CODES is local only for handlers with `get_supported_opcodes()`, which the port
-/// has not.)
+/// C `get_cdb_info_min()`: MAINTENANCE IN, named by its service action. REPORT SUPPORTED
+/// OPERATION CODES is local (answered by the core) only for handlers with
+/// `get_supported_opcodes()`; REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS always is.
 fn get_cdb_info_min(d: &mut ScstCmdData, s: &ScstSdbops) -> i32 {
     match cdb_byte(d, 1) & 0x1f {
         MI_REPORT_IDENTIFYING_INFORMATION => {
@@ -2935,6 +2935,13 @@ fn get_cdb_info_min(d: &mut ScstCmdData, s: &ScstSdbops) -> i32 {
         MI_REPORT_SUPPORTED_OPERATION_CODES => {
             d.op_name = "REPORT SUPPORTED OPERATION CODES";
             d.op_flags |= SCST_WRITE_EXCL_ALLOWED;
+            // C: cmd->devt->get_supported_opcodes != NULL.
+            if d.devt
+                .as_ref()
+                .is_some_and(|t| t.ops.get_supported_opcodes().is_some())
+            {
+                d.op_flags |= SCST_LOCAL_CMD | SCST_FULLY_LOCAL_CMD;
+            }
         }
         MI_REPORT_SUPPORTED_TASK_MANAGEMENT_FUNCTIONS => {
             d.op_name = "REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS";

@@ -13,11 +13,10 @@
 
 use super::exec::{
     vcdrom_exec_checks, vdev_do_job, vdisk_parse_offset, VdiskCmdCtx, VdiskCmdError,
-    VdiskCmdParams, VdiskDevModeParams, VdiskOps, VdiskParsedOffset,
+    VdiskCmdParams, VdiskOps, VdiskParsedOffset,
 };
 use super::TRACE_FLAG;
 use super::{vdev_of, ScstVdiskDev};
-use kemu::atomic::atomic_read;
 use kemu::{PRINT_ERROR, PRINT_WARNING, TRACE_DBG};
 use scst_core::scst::{
     scst_cmd_get_dev, scst_cmd_get_tgt_dev, CmdState, ScstCmd, ScstDevice, SCST_CMD_STATE_DEFAULT,
@@ -26,10 +25,10 @@ use scst_core::scst::{
 use scst_core::scst_const::*;
 use scst_core::scst_lib::{
     scst_cdrom_generic_parse, scst_get_cmd_abnormal_done_state, scst_sbc_generic_parse,
-    scst_set_busy, scst_set_cmd_error, scst_set_invalid_field_in_cdb, scst_set_resp_data_len,
+    scst_set_busy, scst_set_cmd_error, scst_set_invalid_field_in_cdb,
+    scst_set_invalid_field_in_parm_list, scst_set_resp_data_len,
 };
 use std::any::Any;
-use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// C `scst_get_cmd_abnormal_done_state(cmd)`.
@@ -49,6 +48,12 @@ fn vdisk_set_error(cmd: &ScstCmd, e: VdiskCmdError) {
             bit_offs,
         } => {
             scst_set_invalid_field_in_cdb(cmd, usize::from(field_offs), bit_offs);
+        }
+        VdiskCmdError::InvalidFieldInParmList {
+            field_offs,
+            bit_offs,
+        } => {
+            scst_set_invalid_field_in_parm_list(cmd, usize::from(field_offs), bit_offs);
         }
         VdiskCmdError::Busy => scst_set_busy(cmd),
     }
@@ -170,15 +175,7 @@ pub fn vdisk_cmd_ctx(cmd: &ScstCmd, dev: &ScstDevice, virt_dev: &ScstVdiskDev) -
         let d = cmd.d.lock();
         ctx.skip_ua = d.op_flags & SCST_SKIP_UA != 0;
     }
-    let m: &mut VdiskDevModeParams = &mut ctx.mode;
-    let byte = |v: i32| u8::try_from(v).unwrap_or(0);
-    m.tst = byte(atomic_read(&dev.tst));
-    m.queue_alg[0] = byte(atomic_read(&dev.queue_alg));
-    m.qerr[0] = byte(atomic_read(&dev.qerr));
-    m.swp[0] = u8::from(dev.swp.load(Relaxed));
-    m.tas[0] = u8::from(dev.tas.load(Relaxed));
-    m.d_sense[0] = u8::from(dev.d_sense.load(Relaxed));
-    m.tmf_only[0] = u8::from(dev.tmf_only.load(Relaxed));
+    super::exec::vdisk_mode_current(&mut ctx.mode, dev, virt_dev);
     ctx
 }
 
@@ -330,6 +327,7 @@ mod tests {
     };
     use std::io::Write;
     use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::Ordering::Relaxed;
 
     struct NoRelease;
     impl ScstTgtTemplateOps for NoRelease {
@@ -500,6 +498,92 @@ mod tests {
         let (cmd, st) = cmd_for(&dev, &[SYNCHRONIZE_CACHE, 0, 0, 0, 0x08, 1, 0, 0, 0, 0]);
         assert_ne!(st, SCST_CMD_STATE_DEFAULT);
         assert_eq!(sense_kaq(&cmd), (0x05, 0x21, 0x00));
+
+        crate::scst_vdisk::fileio::vdisk_detach_tgt(&v);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn write_same_mode_select_and_rsoc_through_the_core_command() {
+        let path = std::env::temp_dir().join(format!("vdisk-cmd-ws-{}.img", std::process::id()));
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(&vec![0x11u8; 64 * 512])
+            .unwrap();
+        let mut v = {
+            let g = scst_vdisk_mutex.lock();
+            vdev_create(&g, &vdisk_file_devtype, "cmdws").unwrap()
+        };
+        v.filename = Some(path.to_str().unwrap().to_owned());
+        v.file_size.store(64 * 512, Relaxed);
+        v.nblocks.store(64, Relaxed);
+        let v = Arc::new(v);
+        let dev = scst_alloc_device(TYPE_DISK, "cmdws", 1);
+        atomic_set(&dev.block_shift, 9);
+        atomic_set(&dev.block_size, 512);
+        atomic_set(&dev.tst, 1);
+        atomic_set(&dev.queue_alg, 1);
+        *dev.dh_priv.write() = Some(v.clone() as Arc<dyn Any + Send + Sync>);
+        *v.dev.lock() = Arc::downgrade(&dev);
+        vdisk_attach_tgt(&v, false).unwrap();
+
+        // WRITE SAME(10) of 4 blocks at LBA 8: one block of data, 2048 bytes written.
+        let (cmd, st) = cmd_for(&dev, &[WRITE_SAME, 0, 0, 0, 0, 8, 0, 0, 4, 0]);
+        assert_eq!(st, SCST_CMD_STATE_DEFAULT);
+        {
+            let mut d = cmd.d.lock();
+            assert_eq!((d.bufflen, d.data_len), (512, 2048));
+            kemu::scatterlist::sg_copy_from_buffer(&mut d.sg, &[0xC3; 512]);
+        }
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+        let data = std::fs::read(&path).unwrap();
+        assert!(data[8 * 512..12 * 512].iter().all(|&b| b == 0xC3));
+        assert!(data[12 * 512..].iter().all(|&b| b == 0x11));
+        assert!(data[..8 * 512].iter().all(|&b| b == 0x11));
+
+        // MODE SELECT(6) of the control page with D_SENSE: the core then builds descriptor
+        // format sense for the device.
+        let list = [
+            0, 0, 0, 0, 0x0A, 0x0A, 0x24, 0x10, 0, 0, 0, 0, 0, 0, 0x02, 0x4b,
+        ];
+        let (cmd, st) = cmd_for(&dev, &[MODE_SELECT, 0x10, 0, 0, 16, 0]);
+        assert_eq!(st, SCST_CMD_STATE_DEFAULT);
+        kemu::scatterlist::sg_copy_from_buffer(&mut cmd.d.lock().sg, &list);
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().status, 0);
+        assert!(dev.d_sense.load(Relaxed));
+        let (cmd, _) = cmd_for(&dev, &[MODE_SENSE, 0, 0x05, 0, 255, 0]);
+        vdisk_exec(&cmd);
+        assert_eq!(cmd.d.lock().sense.as_deref().unwrap()[0], 0x72);
+        // A bad page in the parameter list: INVALID FIELD IN PARAMETER LIST (26/00).
+        let mut bad = list;
+        bad[4] = 0x1C;
+        let (cmd, _) = cmd_for(&dev, &[MODE_SELECT, 0x10, 0, 0, 16, 0]);
+        kemu::scatterlist::sg_copy_from_buffer(&mut cmd.d.lock().sg, &bad);
+        vdisk_exec(&cmd);
+        assert_eq!(sense_kaq(&cmd), (0x05, 0x26, 0x00));
+
+        // REPORT SUPPORTED OPERATION CODES is local (answered by the core) for vdisk, which
+        // has get_supported_opcodes(); REPORT TARGET PORT GROUPS is not.
+        let tt = Arc::new(ScstTgtTemplate::new("iscsi", Arc::new(NoRelease)));
+        let tgt = scst_alloc_tgt(&tt, "t".into(), None).unwrap();
+        let sess = scst_alloc_session(&tgt, "ini");
+        for (sa, local) in [(0x0Cu8, true), (0x0D, true), (0x0A, false)] {
+            let cmd =
+                scst_alloc_cmd(&sess, &[MAINTENANCE_IN, sa, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]).unwrap();
+            {
+                let mut d = cmd.d.lock();
+                d.dev = Some(dev.clone());
+                d.devt = Some(vdisk_file_devtype.clone());
+            }
+            assert_eq!(scst_get_cdb_info(&cmd), 0);
+            assert_eq!(
+                cmd.d.lock().op_flags & SCST_LOCAL_CMD != 0,
+                local,
+                "{sa:#x}"
+            );
+        }
 
         crate::scst_vdisk::fileio::vdisk_detach_tgt(&v);
         let _ = std::fs::remove_file(&path);

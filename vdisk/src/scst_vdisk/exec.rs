@@ -14,11 +14,12 @@
 
 use super::TRACE_FLAG;
 use super::{ScstVdiskDev, DEF_WRITE_THROUGH};
-use crate::scst_vdisk::{fileio, nullio, vdev_saved_mode_pages_enabled};
+use crate::scst_vdisk::{fileio, mode_select, nullio, provision, vdev_saved_mode_pages_enabled};
+use kemu::atomic::atomic_read;
 use kemu::mm::{PAGE_SHIFT, PAGE_SIZE};
 use kemu::scatterlist::{sg_copy_from_buffer, sg_total_len, Scatterlist};
 use kemu::{PRINT_ERROR, PRINT_INFO, TRACE, TRACE_DBG};
-use scst_core::scst::SCST_INVAL_FIELD_BIT_OFFS_VALID;
+use scst_core::scst::{ScstDevice, SCST_INVAL_FIELD_BIT_OFFS_VALID};
 use scst_core::scst_const::*;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -87,6 +88,15 @@ pub enum VdiskCmdError {
         /// The bit, OR'ed with `SCST_INVAL_FIELD_BIT_OFFS_VALID` when valid.
         bit_offs: i32,
     },
+    /// C `scst_set_invalid_field_in_parm_list(cmd, field_offs, bit_offs)`: ILLEGAL
+    /// REQUEST, INVALID FIELD IN PARAMETER LIST (26/00) with the field pointer to byte
+    /// `field_offs` of the parameter list.
+    InvalidFieldInParmList {
+        /// The parameter list byte.
+        field_offs: u16,
+        /// The bit, OR'ed with `SCST_INVAL_FIELD_BIT_OFFS_VALID` when valid.
+        bit_offs: i32,
+    },
     /// C `scst_set_busy(cmd)`: status BUSY (or TASK SET FULL), no sense.
     Busy,
 }
@@ -97,6 +107,9 @@ impl VdiskCmdError {
         match *self {
             VdiskCmdError::Sense(s) => Some(s),
             VdiskCmdError::InvalidFieldInCdb { .. } => Some(scst_sense_invalid_field_in_cdb),
+            VdiskCmdError::InvalidFieldInParmList { .. } => {
+                Some(scst_sense_invalid_field_in_parm_list)
+            }
             VdiskCmdError::Busy => None,
         }
     }
@@ -184,13 +197,32 @@ pub struct VdiskCmdCtx {
     pub saved_mode_pages_enabled: bool,
 }
 
+/// The current control mode page values of `dev` (C reads them from `cmd->dev`; DPICZ is
+/// kept in the vdisk device until the core's `ScstDevice` has it).
+pub fn vdisk_mode_current(m: &mut VdiskDevModeParams, dev: &ScstDevice, virt_dev: &ScstVdiskDev) {
+    let byte = |v: i32| u8::try_from(v).unwrap_or(0);
+    m.tst = byte(atomic_read(&dev.tst));
+    m.queue_alg[0] = byte(atomic_read(&dev.queue_alg));
+    m.qerr[0] = byte(atomic_read(&dev.qerr));
+    m.swp[0] = u8::from(dev.swp.load(Relaxed));
+    m.tas[0] = u8::from(dev.tas.load(Relaxed));
+    m.d_sense[0] = u8::from(dev.d_sense.load(Relaxed));
+    m.tmf_only[0] = u8::from(dev.tmf_only.load(Relaxed));
+    m.dpicz[0] = u8::from(virt_dev.dpicz.load(Relaxed));
+}
+
 impl VdiskCmdCtx {
     /// The context of a command on `virt_dev` (peripheral type `dev_type`) reaching it through
     /// an iSCSI target with relative port id `rel_tgt_id`, no ALUA, on a LUN that is
     /// read-only when the device is: iscsi-scst's SCSI transport version `0x0960`, no
     /// physical transport version, `max_sg_cnt` = min(1 << 15, iscsi-scst's
-    /// `sg_tablesize` 0xFFFF).
+    /// `sg_tablesize` 0xFFFF). The control mode page values are the attached device's
+    /// current ones (the attach defaults without a device).
     pub fn new(virt_dev: &ScstVdiskDev, dev_type: i32, rel_tgt_id: u16) -> Self {
+        let mut mode = VdiskDevModeParams::from_attach(virt_dev);
+        if let Some(dev) = virt_dev.dev.lock().upgrade() {
+            vdisk_mode_current(&mut mode, &dev, virt_dev);
+        }
         Self {
             dev_type,
             rel_tgt_id,
@@ -203,7 +235,7 @@ impl VdiskCmdCtx {
             max_sg_cnt: SCST_VIRT_INI_SG.min(0xFFFF),
             max_write_same_len: SCST_DEF_MAX_WRITE_SAME_LEN,
             skip_ua: false,
-            mode: VdiskDevModeParams::from_attach(virt_dev),
+            mode,
             saved_mode_pages_enabled: vdev_saved_mode_pages_enabled.load(Relaxed),
         }
     }
@@ -287,9 +319,23 @@ impl<'a> VdiskCmdParams<'a> {
         });
     }
 
+    /// C `scst_set_invalid_field_in_parm_list()`.
+    pub fn scst_set_invalid_field_in_parm_list(&mut self, field_offs: u16, bit_offs: i32) {
+        self.set_error(VdiskCmdError::InvalidFieldInParmList {
+            field_offs,
+            bit_offs,
+        });
+    }
+
     /// C `scst_set_busy()`.
     pub fn scst_set_busy(&mut self) {
         self.set_error(VdiskCmdError::Busy);
+    }
+
+    /// Records `e` unless an error is already set (C: the first error of a command wins);
+    /// used to pass on the error of an internal command.
+    pub fn set_error_from(&mut self, e: VdiskCmdError) {
+        self.set_error(e);
     }
 
     fn set_error(&mut self, e: VdiskCmdError) {
@@ -366,8 +412,12 @@ fn vdisk_shared_op(opcode: u8) -> Option<VdiskOpFn> {
         READ_CAPACITY => vdisk_exec_read_capacity,
         SERVICE_ACTION_IN_16 => vdisk_exec_sai_16,
         SEND_DIAGNOSTIC => vdisk_exec_send_diagnostic,
-        MODE_SELECT | MODE_SELECT_10 | UNMAP | WRITE_SAME | WRITE_SAME_16 | MAINTENANCE_IN
-        | MAINTENANCE_OUT | FORMAT_UNIT => vdisk_not_ported,
+        MODE_SELECT | MODE_SELECT_10 => mode_select::vdisk_exec_mode_select,
+        UNMAP => provision::vdisk_exec_unmap,
+        WRITE_SAME | WRITE_SAME_16 => provision::vdisk_exec_write_same,
+        MAINTENANCE_IN => vdisk_exec_maintenance_in,
+        MAINTENANCE_OUT => vdisk_exec_maintenance_out,
+        FORMAT_UNIT => provision::vdisk_exec_format_unit,
         _ => return None,
     })
 }
@@ -412,15 +462,39 @@ pub fn vdisk_invalid_opcode(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
     ComplStatus::InvalidOpcode
 }
 
-/// An op of r7105 the port does not have yet (MODE SELECT, UNMAP, WRITE SAME,
-/// FORMAT UNIT, REPORT/SET TARGET PORT GROUPS, 32-byte CDBs): answered as an unsupported
-/// opcode, with a log line. Documented deviation until they are ported.
+/// An op of r7105 the port does not have yet (REPORT/SET TARGET PORT GROUPS, which need
+/// ALUA, and the 32-byte CDBs): answered as an unsupported opcode, with a log line.
+/// Documented deviation until they are ported.
 pub fn vdisk_not_ported(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
     PRINT_INFO!(
         "vdisk: opcode 0x{:02x} is not ported yet, answering INVALID OPCODE",
         p.cdb_byte(0)
     );
     ComplStatus::InvalidOpcode
+}
+
+/// C `vdisk_exec_maintenance_in()`: MAINTENANCE IN that reaches the handler: REPORT TARGET
+/// PORT GROUPS (C `vdisk_exec_report_tpgs()`, not ported: ALUA) answers INVALID OPCODE
+/// through [`vdisk_not_ported`]; another service action is INVALID FIELD IN CDB (byte 1,
+/// bit 0). (REPORT SUPPORTED OPERATION CODES and TASK MANAGEMENT FUNCTIONS are answered by
+/// the core.)
+pub fn vdisk_exec_maintenance_in(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
+    if p.cdb_byte(1) & 0x1f == MI_REPORT_TARGET_PGS {
+        return vdisk_not_ported(p);
+    }
+    p.scst_set_invalid_field_in_cdb(1, SCST_INVAL_FIELD_BIT_OFFS_VALID);
+    ComplStatus::CmdSucceeded
+}
+
+/// C `vdisk_exec_maintenance_out()`: SET TARGET PORT GROUPS (C `vdisk_exec_set_tpgs()`, not
+/// ported: ALUA) answers INVALID OPCODE through [`vdisk_not_ported`]; another service
+/// action is INVALID FIELD IN CDB (byte 1, bit 0).
+pub fn vdisk_exec_maintenance_out(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
+    if p.cdb_byte(1) & 0x1f == MO_SET_TARGET_PGS {
+        return vdisk_not_ported(p);
+    }
+    p.scst_set_invalid_field_in_cdb(1, SCST_INVAL_FIELD_BIT_OFFS_VALID);
+    ComplStatus::CmdSucceeded
 }
 
 /// C `vdisk_nop()`: TEST UNIT READY, RESERVE, RELEASE.
@@ -440,9 +514,13 @@ pub fn vdisk_exec_log(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
 }
 
 /// C `vdisk_exec_prevent_allow_medium_removal()`: remembers PREVENT (byte 4 bit 0). Nothing
-/// reads it in r7105 but the sysfs dump, so the port only traces it.
+/// reads it in r7105 but the sysfs dump and the vcdrom medium change, which refuses to
+/// change a prevented medium.
 pub fn vdisk_exec_prevent_allow_medium_removal(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
     TRACE_DBG!("PERSIST/PREVENT 0x{:02x}", p.cdb_byte(4));
+    p.virt_dev
+        .prevent_allow_medium_removal
+        .store(p.cdb_byte(4) & 0x01 != 0, Relaxed);
     ComplStatus::CmdSucceeded
 }
 
@@ -522,9 +600,17 @@ pub fn vdisk_parse_offset(
 /// into the command's result (C: `CMD_FAILED` → HARDWARE ERROR, `INVALID_OPCODE` → INVALID
 /// COMMAND OPERATION CODE). Returns `false` when the op runs asynchronously
 /// (`RUNNING_ASYNC`), `true` when the caller must complete the command now (C: `completed
-/// = 1` and `scst_cmd_done()`). (C's `format_active` check is not needed until FORMAT
-/// UNIT is ported.)
+/// = 1` and `scst_cmd_done()`). While FORMAT UNIT runs, every command but INQUIRY, REPORT
+/// LUNS and REQUEST SENSE gets NOT READY, FORMAT IN PROGRESS.
 pub fn vdev_do_job(p: &mut VdiskCmdParams<'_>, ops: VdiskOps) -> bool {
+    // C: "No need to make it volatile, because at worst we will have a couple of extra
+    // commands refused after formatting actually finished, which is acceptable."
+    if p.virt_dev.format_active.load(Relaxed)
+        && !matches!(p.cdb_byte(0), INQUIRY | REPORT_LUNS | REQUEST_SENSE)
+    {
+        p.scst_set_cmd_error(scst_sense_format_in_progress);
+        return true;
+    }
     let op = vdisk_op(ops, p.cdb_byte(0));
     match op(p) {
         ComplStatus::CmdSucceeded => {}
@@ -925,11 +1011,37 @@ pub fn vdisk_set_sense(
 
 /// C `vdisk_exec_request_sense()`: what REQUEST SENSE returns when the core
 /// (`scst_request_sense_local()`) has no pending sense to report: NO SENSE, in the
-/// device's sense format, cut to the allocation length. (The FORMAT IN PROGRESS variant
-/// comes with FORMAT UNIT.)
+/// device's sense format, cut to the allocation length; while FORMAT UNIT runs, NOT READY,
+/// FORMAT IN PROGRESS with the progress indication.
 pub fn vdisk_exec_request_sense(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
     let mut b = [0u8; SCST_STANDARD_SENSE_LEN];
-    let sl = vdisk_set_sense(&mut b, p.ctx.mode.d_sense[0] != 0, scst_sense_no_sense);
+    let d_sense = p.ctx.mode.d_sense[0] != 0;
+    let virt_dev = p.virt_dev;
+    // C: "No need to make it volatile, because at worst we will have a couple of extra
+    // commands refused after formatting actually finished, which is acceptable."
+    let sl = if virt_dev.format_active.load(Relaxed) {
+        let div = (virt_dev.format_progress_to_do.load(Relaxed) >> 16).max(1);
+        let v = (virt_dev.format_progress_done.load(Relaxed) / div) as u16;
+        TRACE_DBG!("Format progress {}", v);
+        let sl = vdisk_set_sense(&mut b, d_sense, scst_sense_format_in_progress);
+        if d_sense {
+            // A sense key specific descriptor with the progress indication. (As r7105, the
+            // returned length stays that of the 8-byte header: the descriptor is counted
+            // in the additional length but not returned.)
+            b[7] += 8;
+            let o = 8;
+            b[o] = 2;
+            b[o + 1] = 6;
+            b[o + 4] = 0x80;
+            put_be16(&mut b, o + 5, v);
+        } else {
+            b[15] = 0x80;
+            put_be16(&mut b, 16, v);
+        }
+        sl
+    } else {
+        vdisk_set_sense(&mut b, d_sense, scst_sense_no_sense)
+    };
     let length = p.bufflen();
     TRACE_DBG!("length {}", length);
     if length == 0 {
