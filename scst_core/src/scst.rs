@@ -1231,13 +1231,43 @@ impl Default for ScstOrderData {
     }
 }
 
+/// C `struct scst_tgt_dev_UA`: one unit attention queued for a nexus.
+#[doc(alias = "scst_tgt_dev_UA")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(non_snake_case)] // the fields keep their C names
+pub struct ScstTgtDevUA {
+    /// C `global_UA`: queued to every nexus of the session (REPORTED LUNS DATA HAS
+    /// CHANGED); delivering it on one nexus frees the copies on the others.
+    pub global_UA: bool,
+    /// C `UA_valid_sense_len`.
+    pub UA_valid_sense_len: usize,
+    /// C `UA_sense_buffer`.
+    pub UA_sense_buffer: [u8; crate::scst_const::SCST_SENSE_BUFFERSIZE],
+}
+
 /// What C's `tgt_dev_lock` protects.
 #[derive(Debug)]
+#[allow(non_snake_case)] // UA_list keeps its C name
 pub struct ScstTgtDevLocked {
     /// C `tgt_dev_sense`: the sense saved for REQUEST SENSE.
     pub tgt_dev_sense: [u8; crate::scst_const::SCST_SENSE_BUFFERSIZE],
     /// C `tgt_dev_valid_sense_len`.
     pub tgt_dev_valid_sense_len: usize,
+    /// C `UA_list`: the unit attentions queued for the nexus, delivered first to last.
+    /// `SCST_TGT_DEV_UA_PENDING` in `tgt_dev_flags` is set while it is not empty.
+    pub UA_list: List<ScstTgtDevUA>,
+}
+
+/// What C's `dev_lock` of a device protects, as far as the port needs it: the device's
+/// nexuses for the readers on the command and task management paths (unit attentions,
+/// resets). C lets those readers walk `dev_tgt_dev_list` under `dev_lock`; the port's
+/// `dev_tgt_dev_list` belongs to `scst_mutex`, which a command thread must not take (a
+/// LUN removal holds it while it stops the nexus's threads), so the list is mirrored here,
+/// changed together with it.
+#[derive(Debug, Default)]
+pub struct ScstDevLocked {
+    /// C `dev_tgt_dev_list` (read side).
+    pub dev_tgt_dev_list: Vec<Arc<ScstTgtDev>>,
 }
 
 /// C `struct scst_tgt_dev`: one LUN as one session sees it (session × device).
@@ -1386,6 +1416,9 @@ pub struct ScstCmdData {
     pub retry: bool,
     /// C `double_ua_possible`.
     pub double_ua_possible: bool,
+    /// C `ua_ignore`: the command carries a unit attention taken from the nexus's queue
+    /// (`scst_set_pending_UA()`); its sense is not checked again.
+    pub ua_ignore: bool,
     /// C `data_direction` (`SCST_DATA_*`).
     pub data_direction: i32,
     /// C `expected_data_direction`.
@@ -2066,6 +2099,8 @@ pub struct ScstDevice {
     /// activity suspended); this copy of `handler`, written together with it by
     /// `scst_assign_dev_handler()`, is what the command path reads.
     pub handler_for_cmds: RwLock<Arc<ScstDevType>>,
+    /// C `dev_lock` (see [`ScstDevLocked`]).
+    pub dev_lock: SpinLock<ScstDevLocked>,
 }
 
 impl ScstDevice {
@@ -2102,6 +2137,7 @@ impl ScstDevice {
             tmf_only: AtomicBool::new(false),
             has_own_order_mgmt: AtomicBool::new(false),
             dev_double_ua_possible: AtomicBool::new(true),
+            dev_lock: SpinLock::new(ScstDevLocked::default()),
         }
     }
 }

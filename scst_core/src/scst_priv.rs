@@ -82,3 +82,10 @@ pub fn scst_sess_put(sess: &Arc<ScstSession>) {
         scst_sched_session_free(sess);
     }
 }
+
+/// C scst_priv.h `SCST_SET_UA_FLAG_AT_HEAD`: queue the unit attention before the others
+/// (a requeued one whose delivery failed).
+pub const SCST_SET_UA_FLAG_AT_HEAD: i32 = 1;
+/// C scst_priv.h `SCST_SET_UA_FLAG_GLOBAL`: the unit attention concerns the whole session
+/// (see `ScstTgtDevUA::global_UA`).
+pub const SCST_SET_UA_FLAG_GLOBAL: i32 = 2;

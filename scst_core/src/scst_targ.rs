@@ -30,6 +30,11 @@ use crate::scst_lib::{
     scst_set_invalid_field_in_cdb_locked, scst_set_resp_data_len_locked, scst_set_sense,
     scst_unpack_lun, scst_with_buf_full_sense_locked, scst_with_buf_locked,
 };
+use crate::scst_lib::{
+    scst_analyze_sense, scst_dev_check_set_UA, scst_dev_check_set_local_UA, scst_is_ua_sense,
+    scst_requeue_ua, scst_requeue_ua_locked, scst_set_pending_UA, scst_set_pending_UA_locked,
+    scst_tgt_dev_del_free_UA,
+};
 use crate::scst_main::{
     scst_init_cmd_list_waitQ, scst_init_lock, scst_mcmd_lock, scst_mgmt_cmd_list_waitQ,
     scst_mgmt_lock, scst_mgmt_waitQ, scst_mutex, scst_null_devtype, scst_trace_flag as TRACE_FLAG,
@@ -1280,15 +1285,45 @@ fn scst_report_luns_local(cmd: &Arc<ScstCmd>) -> i32 {
             }
         }
         d.completed = true;
-        // C clears a pending REPORTED LUNS DATA HAS CHANGED unit attention of every nexus of
-        // the session here; unit attentions come later.
+    }
+    // Clear a left REPORTED LUNS DATA HAS CHANGED unit attention, if any: this answer is the
+    // new data. The command keeps activity from being suspended, so the session's nexus list
+    // may be read without more protection.
+    let tgt_devs: Vec<_> = cmd
+        .sess
+        .sess_tgt_dev_list
+        .read()
+        .iter()
+        .flat_map(|l| l.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>())
+        .collect();
+    for tgt_dev in &tgt_devs {
+        let mut l = tgt_dev.tgt_dev_lock.lock_bh();
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reported_luns_data_changed);
+        let found = l
+            .UA_list
+            .iter()
+            .find(|(_, ua)| {
+                scst_analyze_sense(
+                    &ua.UA_sense_buffer[..ua.UA_valid_sense_len],
+                    SCST_SENSE_ALL_VALID,
+                    k,
+                    a,
+                    q,
+                )
+            })
+            .map(|(h, _)| h);
+        if let Some(h) = found {
+            TRACE_DBG!("Freeing not needed REPORTED LUNS DATA CHANGED UA");
+            scst_tgt_dev_del_free_UA(tgt_dev, &mut l, h);
+        }
     }
     scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
     SCST_EXEC_COMPLETED
 }
 
-/// C `scst_request_sense_local()`: REQUEST SENSE answered from the sense the nexus saved
-/// (converted to the format the CDB asks for); without saved sense the handler answers.
+/// C `scst_request_sense_local()`: REQUEST SENSE answered from the sense the nexus saved, or
+/// else from its first pending unit attention (converted to the format the CDB asks for);
+/// without either the handler answers.
 fn scst_request_sense_local(cmd: &Arc<ScstCmd>) -> i32 {
     let Some(tgt_dev) = cmd.d.lock().tgt_dev.clone() else {
         return SCST_EXEC_NOT_COMPLETED;
@@ -1301,10 +1336,32 @@ fn scst_request_sense_local(cmd: &Arc<ScstCmd>) -> i32 {
         d.driver_status = 0;
         let mut l = tgt_dev.tgt_dev_lock.lock_bh();
         if l.tgt_dev_valid_sense_len == 0 {
-            // C also turns a pending unit attention into the answer here; unit attentions
-            // come later. Nothing saved: the handler answers (NO SENSE).
-            return SCST_EXEC_NOT_COMPLETED;
+            if test_bit(SCST_TGT_DEV_UA_PENDING, &tgt_dev.tgt_dev_flags) {
+                // Without saved sense, a pending unit attention is the answer.
+                drop(l);
+                let mut buf = [0u8; SCST_SENSE_BUFFERSIZE];
+                let mut size = 0usize;
+                let rc = scst_set_pending_UA_locked(cmd, &mut d, Some((&mut buf, &mut size)));
+                l = tgt_dev.tgt_dev_lock.lock_bh();
+                if rc == 0 {
+                    if l.tgt_dev_valid_sense_len == 0 {
+                        l.tgt_dev_valid_sense_len = size;
+                        l.tgt_dev_sense[..size].copy_from_slice(&buf[..size]);
+                    } else {
+                        // Some UA data may be lost here if the UA is bigger than the saved
+                        // sense buffer.
+                        drop(l);
+                        scst_requeue_ua_locked(&cmd.sess, &d, &buf[..size]);
+                        l = tgt_dev.tgt_dev_lock.lock_bh();
+                    }
+                }
+            }
+            if l.tgt_dev_valid_sense_len == 0 {
+                // Nothing saved: the handler answers (NO SENSE).
+                return SCST_EXEC_NOT_COMPLETED;
+            }
         }
+        TRACE!(TRACE_SCSI, "{}: Returning stored/UA sense", d.op_name);
         let desc = cdb_byte(&d, 1) & 1 != 0;
         let saved = l.tgt_dev_sense;
         let saved_len = l.tgt_dev_valid_sense_len;
@@ -1460,8 +1517,9 @@ fn scst_real_exec(cmd: &Arc<ScstCmd>) -> i32 {
 }
 
 /// C `__scst_check_local_events()`: the checks just before execution: an aborted command
-/// stops (-1); reservation conflicts and pending unit attentions complete it with their
-/// status (1, once reservations and unit attentions are ported); 0 lets it execute.
+/// stops (-1); a pending unit attention of the nexus completes it with CHECK CONDITION (1;
+/// not for commands with `SCST_SKIP_UA`: INQUIRY, REPORT LUNS, REQUEST SENSE …; reservation
+/// conflicts come with reservations); 0 lets it execute.
 pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, _preempt_tests_only: bool) -> i32 {
     {
         let mut d = cmd.d.lock();
@@ -1486,8 +1544,22 @@ pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, _preempt_tests_only: bool) 
         TRACE_MGMT_DBG!("ABORTED set, aborting cmd");
         return -1;
     }
-    // The pending unit attention (SCST_TGT_DEV_UA_PENDING, scst_set_pending_UA()) comes here
-    // with unit attentions.
+    let (ua_pending, skip_ua) = {
+        let d = cmd.d.lock();
+        (
+            d.tgt_dev
+                .as_ref()
+                .is_some_and(|t| test_bit(SCST_TGT_DEV_UA_PENDING, &t.tgt_dev_flags)),
+            d.op_flags & SCST_SKIP_UA != 0,
+        )
+    };
+    if ua_pending && !skip_ua && scst_set_pending_UA(cmd, None) == 0 {
+        // out_complete
+        if !cmd.d.lock().completed {
+            PRINT_CRIT_ERROR!("A command with a unit attention is not completed");
+        }
+        return 1;
+    }
     0
 }
 
@@ -1823,12 +1895,57 @@ fn scst_exec_check_sn(active_cmd: &mut Arc<ScstCmd>) -> i32 {
     scst_exec_check_blocking(active_cmd)
 }
 
-/// C `scst_check_sense()`: unit attention side effects of the sense a command got
-/// (double reset UA retry, propagation to the device's other nexuses). Unit attentions come
-/// later; only the double-UA flag of the device is kept as C keeps it.
+/// C `scst_check_sense()`: unit attention side effects of the sense a command got: a unit
+/// attention from the device is passed on to the device's other nexuses (a reset one resets
+/// the device first), and a reset unit attention that may be the second of a double reset is
+/// retried (1: the command restarts at LOCAL_EXEC). A unit attention taken from the nexus's
+/// own queue (`ua_ignore`) is not looked at again.
 fn scst_check_sense(cmd: &Arc<ScstCmd>) -> i32 {
-    let d = cmd.d.lock();
+    let mut d = cmd.d.lock();
+    if d.ua_ignore {
+        TRACE!(TRACE_SCSI, "Local UA sense {:02x?}", d.sense.as_deref());
+        return 0;
+    }
+    // C's DID_RESET handling concerns pass-through devices (scsi_dev) only.
+    if d.status == SAM_STAT_CHECK_CONDITION && scst_sense_valid(d.sense.as_deref()) {
+        let sense = d
+            .sense
+            .as_ref()
+            .map(|s| s[..d.sense_valid_len.min(s.len())].to_vec())
+            .unwrap_or_default();
+        TRACE!(TRACE_SCSI, "cmd with valid sense received: {:02x?}", sense);
+        // Check Unit Attention Sense Key.
+        if scst_is_ua_sense(&sense) {
+            if scst_analyze_sense(&sense, SCST_SENSE_ASC_VALID, 0, SCST_SENSE_ASC_UA_RESET, 0)
+                && d.double_ua_possible
+            {
+                TRACE_DBG!("Double UA detected, retrying cmd (tag {})", d.tag);
+                d.status = 0;
+                d.msg_status = 0;
+                d.host_status = DID_OK;
+                d.driver_status = 0;
+                d.completed = false;
+                d.sense = None;
+                d.sense_valid_len = 0;
+                if d.data_direction & SCST_DATA_WRITE != 0 {
+                    scst_set_write_len(&mut d);
+                }
+                d.data_direction = d.dbl_ua_orig_data_direction;
+                d.resp_data_len = d.dbl_ua_orig_resp_data_len;
+                scst_set_cmd_state(cmd, SCST_CMD_STATE_LOCAL_EXEC);
+                d.retry = true;
+                return 1;
+            }
+            let dev = d.dev.clone();
+            drop(d);
+            if let Some(dev) = dev {
+                scst_dev_check_set_UA(&dev, Some(cmd), &sense);
+            }
+            d = cmd.d.lock();
+        }
+    }
     if d.double_ua_possible && d.op_flags & SCST_SKIP_UA == 0 {
+        TRACE_DBG!("Clearing dbl_ua_possible flag");
         if let Some(dev) = &d.dev {
             dev.dev_double_ua_possible.store(false, SeqCst);
         }
@@ -1945,22 +2062,30 @@ fn scst_pre_dev_done(cmd: &Arc<ScstCmd>) -> i32 {
 }
 
 /// C `scst_mode_select_checks()` (state MODE_SELECT_CHECKS): after a good MODE SELECT or LOG
-/// SELECT, C queues MODE (or LOG) PARAMETERS CHANGED for the device's other nexuses
-/// (`scst_dev_check_set_local_UA()`, with unit attentions); then DEV_DONE.
+/// SELECT, MODE (or LOG) PARAMETERS CHANGED is queued for the device's other nexuses
+/// (`scst_dev_check_set_local_UA()`); then DEV_DONE.
 fn scst_mode_select_checks(cmd: &Arc<ScstCmd>) -> i32 {
     {
         let d = cmd.d.lock();
         if d.status == SAM_STAT_GOOD {
             let op = cdb_byte(&d, 0);
             if op == MODE_SELECT || op == MODE_SELECT_10 || op == LOG_SELECT {
-                let d_sense = d.dev.as_ref().is_some_and(|x| x.d_sense.load(SeqCst));
-                let mut sense = [0u8; SCST_STANDARD_SENSE_LEN];
-                let q = if op == LOG_SELECT { 0x02 } else { 0x01 };
-                let _sl = scst_set_sense(&mut sense, d_sense, UNIT_ATTENTION, 0x2a, q);
-                TRACE_DBG!(
-                    "Setting the SELECT UA (lun={}) comes with unit attentions",
+                TRACE!(
+                    TRACE_SCSI,
+                    "MODE/LOG SELECT succeeded, setting the SELECT UA (lun={})",
                     d.lun
                 );
+                let dev = d.dev.clone();
+                drop(d);
+                if let Some(dev) = dev {
+                    let d_sense = dev.d_sense.load(SeqCst);
+                    let mut sense = [0u8; SCST_STANDARD_SENSE_LEN];
+                    let q = if op == LOG_SELECT { 0x02 } else { 0x01 };
+                    let sl = scst_set_sense(&mut sense, d_sense, UNIT_ATTENTION, 0x2a, q);
+                    let l = dev.dev_lock.lock_bh();
+                    scst_dev_check_set_local_UA(&l.dev_tgt_dev_list, Some(cmd), &sense[..sl]);
+                    drop(l);
+                }
             }
         }
     }
@@ -2185,7 +2310,20 @@ pub fn scst_tgt_cmd_done(cmd: &Arc<ScstCmd>, pref_context: ScstExecContext) {
 /// command's own reference goes (the last put frees it).
 fn scst_finish_cmd(cmd: &Arc<ScstCmd>) -> i32 {
     let sess = &cmd.sess;
-    // A failed delivery of a unit attention would requeue it here (unit attentions later).
+    let requeue = {
+        let d = cmd.d.lock();
+        d.delivery_status != SCST_CMD_DELIVERY_SUCCESS
+            && d.tgt_dev.is_some()
+            && d.status == SAM_STAT_CHECK_CONDITION
+            && d.sense
+                .as_ref()
+                .is_some_and(|s| scst_is_ua_sense(&s[..d.sense_valid_len.min(s.len())]))
+    };
+    if requeue {
+        // This UA delivery failed, so it must be requeued (C needs a thread for a global
+        // one; here every context may take the locks).
+        scst_requeue_ua(cmd, None);
+    }
     atomic_dec(&sess.sess_cmd_count);
     let mut l = sess.sess_list_lock.lock_irq();
     if let Some(h) = cmd.sess_cmd_list_entry.take() {

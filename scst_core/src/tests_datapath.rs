@@ -180,8 +180,42 @@ impl Setup {
         }
     }
 
+    /// The device of LUN `lun` (0 or 1).
+    fn dev(&self, lun: usize) -> Arc<ScstDevice> {
+        let g = scst_mutex.lock();
+        g.scst_dev_list
+            .iter()
+            .find(|(_, d)| d.virt_id == self.ids[lun])
+            .map(|(_, d)| d.clone())
+            .unwrap()
+    }
+
+    /// A new session whose initial unit attentions are already consumed, as an initiator
+    /// does after login: one TEST UNIT READY per LUN gets POWER ON, RESET OCCURRED.
     fn session(&self, ini: &str) -> Arc<ScstSession> {
-        scst_register_session(&self.tgt, false, ini, None, None).unwrap()
+        let sess = scst_register_session(&self.tgt, false, ini, None, None).unwrap();
+        self.consume_initial_ua(&sess);
+        sess
+    }
+
+    /// Consumes the POWER ON / RESET unit attention of LUN 0 and 1 of `sess` with TEST UNIT
+    /// READY (tags from `UA_TAG` up), and forgets those responses.
+    fn consume_initial_ua(&self, sess: &Arc<ScstSession>) {
+        for lun in 0..2u64 {
+            let r = self.cmd(
+                sess,
+                lun,
+                &[TEST_UNIT_READY, 0, 0, 0, 0, 0],
+                UA_TAG + lun,
+                SCST_CONTEXT_THREAD,
+            );
+            assert_eq!(r.status, SAM_STAT_CHECK_CONDITION);
+            assert_eq!(
+                (r.sense[2], r.sense[12], r.sense[13]),
+                (UNIT_ATTENTION, 0x29, 0)
+            );
+            self.tops.resps.lock().retain(|r| r.tag != UA_TAG + lun);
+        }
     }
 
     /// Sends one command and waits for its response.
@@ -226,6 +260,19 @@ impl Drop for Setup {
         scst_unregister_virtual_dev_driver(&self.dt);
     }
 }
+
+/// Drops the queued unit attentions of every nexus of `sess` (for tests of other things
+/// whose target driver does not go through [`Setup`]).
+fn clear_ua(sess: &Arc<ScstSession>) {
+    for l in sess.sess_tgt_dev_list.read().iter() {
+        for (_, t) in l.iter() {
+            crate::scst_lib::scst_free_all_UA(t, &mut t.tgt_dev_lock.lock_bh());
+        }
+    }
+}
+
+/// The tags of the commands that consume the initial unit attentions.
+const UA_TAG: u64 = 1 << 60;
 
 fn lun_field(lun: u64) -> [u8; 8] {
     crate::scst_lib::scst_pack_lun(lun, SCST_LUN_ADDR_METHOD_PERIPHERAL)
@@ -678,6 +725,7 @@ fn write_through_rdy_to_xfer_and_queue_full_retry() {
         scst_acg_add_lun(&mut g, &acg, &dev, 0, false).unwrap();
     }
     let sess = scst_register_session(&tgt, false, "iqn.write", None, None).unwrap();
+    clear_ua(&sess);
 
     let cdb = [WRITE_10, 0, 0, 0, 0, 4, 0, 0, 2, 0];
     let cmd = scst_rx_cmd(&sess, &lun_field(0), &cdb, false).unwrap();
@@ -766,7 +814,13 @@ fn luns_follow_the_group_of_a_live_session() {
     let r = s.cmd(&sess, 0, &cdb, 1, SCST_CONTEXT_DIRECT);
     assert_eq!(r.data[3], 24);
     assert_eq!(r.data[25], 7);
+    // The new nexus starts with POWER ON / RESET, then serves.
     let r = s.cmd(&sess, 7, &read10(5, 1), 2, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        (r.status, r.sense[2], r.sense[12]),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29)
+    );
+    let r = s.cmd(&sess, 7, &read10(5, 1), 4, SCST_CONTEXT_THREAD);
     assert_eq!((r.status, r.thread.as_str()), (SAM_STAT_GOOD, "dpdisk70_0"));
 
     crate::scst_lib::scst_acg_del_lun(&mut scst_mutex.lock(), &acg, 7, false).unwrap();
@@ -792,9 +846,12 @@ fn commands_wait_for_session_init() {
     drop(g);
     let tops = s.tops.clone();
     assert!(wait_until(|| tops.resps.lock().len() == 1));
+    // It ran once the session was ready; as the first command of the new nexus it carries
+    // the POWER ON / RESET unit attention.
     let r = s.tops.resps.lock()[0].clone();
-    assert_eq!((r.tag, r.status), (41, SAM_STAT_GOOD));
-    assert_eq!(r.data, pattern(2, 1));
+    assert_eq!((r.tag, r.status), (41, SAM_STAT_CHECK_CONDITION));
+    assert_eq!((r.sense[2], r.sense[12]), (UNIT_ATTENTION, 0x29));
+    assert!(r.data.is_empty());
     drop(cmd);
     scst_unregister_session(&sess, true, None);
 }
@@ -1039,5 +1096,181 @@ fn sgv_cache_serves_write_buffers_after_warm_up() {
     assert!(g.sgv_pages_total >= 5);
     let text = crate::scst_mem::sgv_procinfo_show();
     assert!(text.contains("sgv-4K"), "{text}");
+    scst_unregister_session(&sess, true, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unit attentions
+// ---------------------------------------------------------------------------------------------
+
+const TUR: [u8; 6] = [TEST_UNIT_READY, 0, 0, 0, 0, 0];
+
+/// (status, key, ASC, ASCQ) of a fixed-format answer.
+fn ua_of(r: &Resp) -> (u8, u8, u8, u8) {
+    let b = |i: usize| r.sense.get(i).copied().unwrap_or(0);
+    (r.status, b(2), b(12), b(13))
+}
+
+/// The first command of a new nexus gets CHECK CONDITION with POWER ON, RESET, OR BUS
+/// DEVICE RESET OCCURRED (fixed format), without the handler executing it; the second is
+/// served.
+#[test]
+fn new_nexus_reports_reset_unit_attention_once() {
+    let s = Setup::new("tt_ua_new");
+    let sess = scst_register_session(&s.tgt, false, "iqn.ua.new", None, None).unwrap();
+    let r = s.cmd(&sess, 0, &read10(1, 1), 1, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+    );
+    assert_eq!((r.sense[0], r.sense.len()), (0x70, 18));
+    assert!(s.dops.exec_threads.lock().is_empty());
+    let r = s.cmd(&sess, 0, &read10(1, 1), 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert_eq!(r.data, pattern(1, 1));
+    // LUN 1 is another nexus with its own unit attention.
+    let r = s.cmd(&sess, 1, &TUR, 3, SCST_CONTEXT_DIRECT);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+    );
+    let r = s.cmd(&sess, 1, &TUR, 4, SCST_CONTEXT_DIRECT);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sess, true, None);
+}
+
+/// INQUIRY and REPORT LUNS (SCST_SKIP_UA) neither get nor consume the unit attention.
+#[test]
+fn inquiry_and_report_luns_do_not_consume_the_unit_attention() {
+    let s = Setup::new("tt_ua_skip");
+    let sess = scst_register_session(&s.tgt, false, "iqn.ua.skip", None, None).unwrap();
+    let r = s.cmd(&sess, 0, &[INQUIRY, 0, 0, 0, 36, 0], 1, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let cdb = [REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    let r = s.cmd(&sess, 0, &cdb, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sess, 0, &TUR, 3, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+    );
+    scst_unregister_session(&sess, true, None);
+}
+
+/// REQUEST SENSE returns the pending unit attention as its data (GOOD) and consumes it.
+#[test]
+fn request_sense_returns_the_pending_unit_attention() {
+    let s = Setup::new("tt_ua_rs");
+    let sess = scst_register_session(&s.tgt, false, "iqn.ua.rs", None, None).unwrap();
+    let r = s.cmd(
+        &sess,
+        0,
+        &[REQUEST_SENSE, 0, 0, 0, 18, 0],
+        1,
+        SCST_CONTEXT_THREAD,
+    );
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert_eq!(r.resp_data_len, 18);
+    assert_eq!(
+        (r.data[0], r.data[2], r.data[12], r.data[13]),
+        (0x70, UNIT_ATTENTION, 0x29, 0)
+    );
+    // The handler did not answer it.
+    assert!(s.dops.exec_threads.lock().is_empty());
+    let r = s.cmd(&sess, 0, &TUR, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sess, true, None);
+}
+
+/// REPORTED LUNS DATA HAS CHANGED reaches every session once: a global unit attention,
+/// queued on every nexus and freed on the others when delivered on one.
+#[test]
+fn reported_luns_changed_reaches_every_session() {
+    let s = Setup::new("tt_ua_rlc");
+    let sa = s.session("iqn.ua.rlc.a");
+    let sb = s.session("iqn.ua.rlc.b");
+    {
+        let g = scst_mutex.lock();
+        let acg = g.scst_default_acg.clone().unwrap();
+        crate::scst_lib::scst_report_luns_changed(&g, &acg);
+    }
+    for (i, sess) in [&sa, &sb].into_iter().enumerate() {
+        let tag = 10 * (i as u64 + 1);
+        let r = s.cmd(sess, 1, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x3F, 0x0E)
+        );
+        let r = s.cmd(sess, 0, &TUR, tag + 1, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+        let r = s.cmd(sess, 1, &TUR, tag + 2, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    // REPORT LUNS clears it: the answer is the new data.
+    {
+        let g = scst_mutex.lock();
+        let acg = g.scst_default_acg.clone().unwrap();
+        crate::scst_lib::scst_report_luns_changed(&g, &acg);
+    }
+    let cdb = [REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    let r = s.cmd(&sa, 0, &cdb, 30, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sa, 1, &TUR, 31, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// A good MODE SELECT queues MODE PARAMETERS CHANGED for the device's other nexuses only;
+/// CAPACITY DATA HAS CHANGED reaches every nexus of the disk.
+#[test]
+fn mode_parameters_and_capacity_changed() {
+    let s = Setup::new("tt_ua_mode");
+    let sa = s.session("iqn.ua.mode.a");
+    let sb = s.session("iqn.ua.mode.b");
+    let r = s.cmd(
+        &sa,
+        0,
+        &[MODE_SELECT, 0x10, 0, 0, 0, 0],
+        1,
+        SCST_CONTEXT_THREAD,
+    );
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sa, 0, &TUR, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sb, 0, &TUR, 3, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x2A, 0x01)
+    );
+    let r = s.cmd(&sb, 1, &TUR, 4, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+
+    let dev = s.dev(1);
+    crate::scst_lib::scst_capacity_data_changed(&dev);
+    for (tag, sess) in [(6, &sa), (7, &sb)] {
+        let r = s.cmd(sess, 1, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x2A, 0x09)
+        );
+    }
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// A device with descriptor sense gets the unit attentions of other kinds in descriptor
+/// format; the POWER ON / RESET one stays fixed, as SPC requires.
+#[test]
+fn unit_attention_sense_follows_d_sense() {
+    let s = Setup::new("tt_ua_dsense");
+    let sess = s.session("iqn.ua.dsense");
+    let dev = s.dev(1);
+    dev.d_sense.store(true, SeqCst);
+    crate::scst_lib::scst_capacity_data_changed(&dev);
+    let r = s.cmd(&sess, 1, &TUR, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_CHECK_CONDITION);
+    assert_eq!(&r.sense[..4], &[0x72, UNIT_ATTENTION, 0x2A, 0x09]);
+    dev.d_sense.store(false, SeqCst);
     scst_unregister_session(&sess, true, None);
 }
