@@ -1421,6 +1421,7 @@ pub fn scst_alloc_cmd(sess: &Arc<ScstSession>, cdb: &[u8]) -> Result<Arc<ScstCmd
         retry: false,
         double_ua_possible: false,
         ua_ignore: false,
+        tgt_sn_set: false,
         data_direction: SCST_DATA_UNKNOWN,
         expected_data_direction: SCST_DATA_UNKNOWN,
         expected_transfer_len_full: 0,
@@ -1478,6 +1479,10 @@ pub fn scst_alloc_cmd(sess: &Arc<ScstSession>, cdb: &[u8]) -> Result<Arc<ScstCmd
         d: kemu::sync::Mutex::new(d),
         cmd_list_entry: AtomicListHandle::new(),
         sess_cmd_list_entry: AtomicListHandle::new(),
+        mgmt_cmd_list: kemu::sync::LockedBy::new_spinlock(
+            &crate::scst_main::scst_mcmd_lock,
+            Vec::new(),
+        ),
     });
     // C scst_pre_init_cmd(): `cmd->state = SCST_CMD_STATE_INIT_WAIT` (reported to the trace
     // hook like every other assignment).
@@ -2047,7 +2052,7 @@ pub fn scst_dev_check_set_UA(dev: &Arc<ScstDevice>, exclude: Option<&Arc<ScstCmd
     let rc = __scst_dev_check_set_UA(dev, &l.dev_tgt_dev_list, exclude, sense);
     drop(l);
     if rc {
-        // scst_unblock_aborted_cmds() comes with task management.
+        crate::scst_targ::scst_unblock_aborted_cmds(None, None, Some(dev), None);
     }
 }
 
@@ -2070,9 +2075,31 @@ pub fn scst_process_reset(
 
     dev.dev_double_ua_possible.store(true, SeqCst);
 
-    // Aborting the device's commands (scst_abort_cmd() for every command of every nexus)
-    // comes with task management.
-    let _ = (originator, mcmd);
+    for tgt_dev in tgt_devs {
+        let sess = &tgt_dev.sess;
+        // C deliberately keeps the queued unit attentions and the saved sense here: SAM does
+        // not require clearing them, and important events would be lost.
+        let l = sess.sess_list_lock.lock_irq();
+        TRACE_DBG!("Searching in sess cmd list (sess={})", sess.initiator_name);
+        let cmds: Vec<Arc<ScstCmd>> = l.sess_cmd_list.iter().map(|(_, c)| c.clone()).collect();
+        for cmd in cmds {
+            if exclude_cmd.is_some_and(|e| Arc::ptr_eq(e, &cmd)) {
+                continue;
+            }
+            let matches = {
+                let d = cmd.d.lock();
+                match &d.tgt_dev {
+                    Some(t) => Arc::ptr_eq(t, tgt_dev),
+                    None => d.lun == tgt_dev.lun,
+                }
+            };
+            if matches {
+                let other = originator.is_none_or(|o| !Arc::ptr_eq(o, sess));
+                crate::scst_targ::scst_abort_cmd(&cmd, mcmd, other, false);
+            }
+        }
+        drop(l);
+    }
 
     // All affected commands are aborted first; ACA (scst_clear_aca()) is not ported.
 
@@ -2112,9 +2139,20 @@ pub fn scst_free_all_UA(tgt_dev: &ScstTgtDev, l: &mut ScstTgtDevLocked) {
     kemu::atomic::clear_bit(SCST_TGT_DEV_UA_PENDING, &tgt_dev.tgt_dev_flags);
 }
 
+/// C `scst_nexus_loss()`: with `queue_ua`, I_T NEXUS LOSS OCCURRED goes to the head of the
+/// nexus's unit attentions. C expects `scst_mutex` held.
+pub fn scst_nexus_loss(tgt_dev: &ScstTgtDev, queue_ua: bool) {
+    if queue_ua {
+        let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_nexus_loss_UA);
+        let sl = scst_set_sense(&mut sense_buffer, tgt_dev.dev.d_sense.load(SeqCst), k, a, q);
+        scst_check_set_UA(tgt_dev, &sense_buffer[..sl], SCST_SET_UA_FLAG_AT_HEAD);
+    }
+}
+
 /// The nexuses of a session in the order of its hash, which is the fixed order in which
 /// C takes all their `tgt_dev_lock`s for a global unit attention.
-fn scst_sess_tgt_devs(sess: &ScstSession) -> Vec<Arc<ScstTgtDev>> {
+pub(crate) fn scst_sess_tgt_devs(sess: &ScstSession) -> Vec<Arc<ScstTgtDev>> {
     sess.sess_tgt_dev_list
         .read()
         .iter()

@@ -17,7 +17,8 @@ use crate::scst_main::{
 };
 use crate::scst_targ::{
     scst_cmd_done, scst_cmd_init_done, scst_cmd_init_stage1_done, scst_register_session,
-    scst_restart_cmd, scst_rx_cmd, scst_tgt_cmd_done, scst_unregister_session,
+    scst_restart_cmd, scst_rx_cmd, scst_rx_mgmt_fn, scst_rx_mgmt_fn_lun, scst_rx_mgmt_fn_tag,
+    scst_tgt_cmd_done, scst_unregister_session,
 };
 use crate::testutil::{thread_names, wait_until, Loaded};
 use kemu::atomic::{atomic_read, atomic_set};
@@ -36,6 +37,8 @@ struct Resp {
     data: Vec<u8>,
     resp_data_len: i32,
     thread: String,
+    /// `scst_cmd_aborted_on_xmit()`: a real driver sends nothing for it.
+    aborted: bool,
 }
 
 /// A target driver that records responses and finishes commands at once. With
@@ -44,6 +47,10 @@ struct Resp {
 struct TgtOps {
     resps: Mutex<Vec<Resp>>,
     preprocessed: AtomicUsize,
+    /// Finished task management functions: function, status, and how many responses had
+    /// been sent by then.
+    tm_done: Mutex<Vec<(TmFn, MgmtStatus, usize)>>,
+    tm_affected_done: AtomicUsize,
 }
 
 impl ScstTgtTemplateOps for TgtOps {
@@ -66,6 +73,7 @@ impl ScstTgtTemplateOps for TgtOps {
             data,
             resp_data_len: scst_cmd_get_resp_data_len(cmd),
             thread: std::thread::current().name().unwrap_or("").to_owned(),
+            aborted: scst_cmd_aborted_on_xmit(cmd),
         });
         scst_tgt_cmd_done(cmd, SCST_CONTEXT_DIRECT);
         SCST_TGT_RES_SUCCESS
@@ -74,6 +82,19 @@ impl ScstTgtTemplateOps for TgtOps {
     fn preprocessing_done(&self, cmd: &Arc<ScstCmd>) {
         self.preprocessed.fetch_add(1, SeqCst);
         scst_restart_cmd(cmd, SCST_PREPROCESS_STATUS_SUCCESS, SCST_CONTEXT_THREAD);
+    }
+
+    fn task_mgmt_fn_done(&self, mcmd: &Arc<ScstMgmtCmd>) {
+        let n = self.resps.lock().len();
+        self.tm_done.lock().push((
+            scst_mgmt_cmd_get_fn(mcmd),
+            scst_mgmt_cmd_get_status(mcmd),
+            n,
+        ));
+    }
+
+    fn task_mgmt_affected_cmds_done(&self, _mcmd: &Arc<ScstMgmtCmd>) {
+        self.tm_affected_done.fetch_add(1, SeqCst);
     }
 }
 
@@ -1273,4 +1294,202 @@ fn unit_attention_sense_follows_d_sense() {
     assert_eq!(&r.sense[..4], &[0x72, UNIT_ATTENTION, 0x2A, 0x09]);
     dev.d_sense.store(false, SeqCst);
     scst_unregister_session(&sess, true, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task management
+// ---------------------------------------------------------------------------------------------
+
+impl Setup {
+    /// Waits for the `n`-th finished task management function and returns it.
+    fn tm_wait(&self, n: usize) -> (TmFn, MgmtStatus, usize) {
+        let tops = self.tops.clone();
+        assert!(wait_until(|| tops.tm_done.lock().len() >= n));
+        self.tops.tm_done.lock()[n - 1]
+    }
+}
+
+/// ABORT TASK of a command the handler holds: the function waits until the command is done
+/// and its (suppressed) response finished, then answers SUCCESS; the command is freed.
+#[test]
+fn abort_task_of_a_command_held_in_the_handler() {
+    let s = Setup::new("tt_tm_abort");
+    let sess = s.session("iqn.tm.abort");
+    s.dops.hold.store(true, SeqCst);
+    drop(send(&sess, 0, &read10(1, 1), 5, SCST_CONTEXT_THREAD));
+    let dops = s.dops.clone();
+    assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+    scst_rx_mgmt_fn_tag(&sess, SCST_ABORT_TASK, 5, false, None).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        s.tops.tm_done.lock().is_empty(),
+        "waits for the aborted command"
+    );
+    s.dops.hold.store(false, SeqCst);
+    let (f, st, resps_before) = s.tm_wait(1);
+    assert_eq!((f, st), (SCST_ABORT_TASK, SCST_MGMT_STATUS_SUCCESS));
+    // The aborted command reached xmit_response() (marked aborted) before the TM response.
+    assert_eq!(resps_before, 1);
+    let r = s.tops.resps.lock()[0].clone();
+    assert_eq!(r.tag, 5);
+    assert!(r.aborted);
+    assert_eq!(s.tops.tm_affected_done.load(SeqCst), 1);
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    // The nexus serves the next command.
+    let r = s.cmd(&sess, 0, &read10(2, 1), 6, SCST_CONTEXT_THREAD);
+    assert_eq!((r.status, r.aborted), (SAM_STAT_GOOD, false));
+    scst_unregister_session(&sess, true, None);
+}
+
+/// ABORT TASK of a tag nobody uses: TASK DOES NOT EXIST; a LUN function for a LUN without a
+/// device: LUN DOES NOT EXIST; CLEAR ACA without ACA succeeds.
+#[test]
+fn tm_unknown_task_and_lun() {
+    let s = Setup::new("tt_tm_unknown");
+    let sess = s.session("iqn.tm.unknown");
+    scst_rx_mgmt_fn_tag(&sess, SCST_ABORT_TASK, 77, false, None).unwrap();
+    assert_eq!(
+        s.tm_wait(1),
+        (SCST_ABORT_TASK, SCST_MGMT_STATUS_TASK_NOT_EXIST, 0)
+    );
+    scst_rx_mgmt_fn_lun(&sess, SCST_LUN_RESET, Some(&lun_field(9)), false, None).unwrap();
+    assert_eq!(
+        s.tm_wait(2),
+        (SCST_LUN_RESET, SCST_MGMT_STATUS_LUN_NOT_EXIST, 0)
+    );
+    scst_rx_mgmt_fn_lun(&sess, SCST_CLEAR_ACA, Some(&lun_field(0)), false, None).unwrap();
+    assert_eq!(s.tm_wait(3), (SCST_CLEAR_ACA, SCST_MGMT_STATUS_SUCCESS, 0));
+    // Parameters C asserts are refused.
+    let p = ScstRxMgmtParams {
+        fn_: SCST_ABORT_TASK,
+        ..Default::default()
+    };
+    assert_eq!(scst_rx_mgmt_fn(&sess, &p), Err(kemu::Errno::EINVAL));
+    let p = ScstRxMgmtParams {
+        fn_: SCST_LUN_RESET,
+        ..Default::default()
+    };
+    assert_eq!(scst_rx_mgmt_fn(&sess, &p), Err(kemu::Errno::EINVAL));
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    scst_unregister_session(&sess, true, None);
+}
+
+/// LUN RESET from one session: the other session's command on the LUN is aborted (as
+/// "other initiator": it completed, so its status is still delivered), the function waits
+/// until it is done, and every nexus of the device gets POWER ON, RESET OCCURRED (06/29/00,
+/// scst_process_reset() with scst_sense_reset_UA); the other LUN is untouched.
+#[test]
+fn lun_reset_aborts_and_queues_the_reset_ua() {
+    let s = Setup::new("tt_tm_lunreset");
+    let sa = s.session("iqn.tm.lr.a");
+    let sb = s.session("iqn.tm.lr.b");
+    s.dops.hold.store(true, SeqCst);
+    drop(send(&sb, 0, &read10(3, 1), 7, SCST_CONTEXT_THREAD));
+    let dops = s.dops.clone();
+    assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+    scst_rx_mgmt_fn_lun(&sa, SCST_LUN_RESET, Some(&lun_field(0)), false, None).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        s.tops.tm_done.lock().is_empty(),
+        "waits until the command is done"
+    );
+    s.dops.hold.store(false, SeqCst);
+    let (f, st, _) = s.tm_wait(1);
+    assert_eq!((f, st), (SCST_LUN_RESET, SCST_MGMT_STATUS_SUCCESS));
+    let tops = s.tops.clone();
+    assert!(wait_until(|| tops.resps.lock().iter().any(|r| r.tag == 7)));
+    let r = s
+        .tops
+        .resps
+        .lock()
+        .iter()
+        .find(|r| r.tag == 7)
+        .cloned()
+        .unwrap();
+    assert_eq!((r.status, r.aborted), (SAM_STAT_GOOD, false));
+    for (tag, sess) in [(10, &sa), (20, &sb)] {
+        let r = s.cmd(sess, 0, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+        );
+        let r = s.cmd(sess, 0, &TUR, tag + 1, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+        let r = s.cmd(sess, 1, &TUR, tag + 2, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// TARGET RESET resets every LUN of the session's group; ABORT TASK SET aborts the
+/// session's commands of one LUN only.
+#[test]
+fn target_reset_and_abort_task_set() {
+    let s = Setup::new("tt_tm_tgtreset");
+    let sess = s.session("iqn.tm.tr");
+    scst_rx_mgmt_fn_lun(&sess, SCST_TARGET_RESET, None, false, None).unwrap();
+    assert_eq!(
+        s.tm_wait(1),
+        (SCST_TARGET_RESET, SCST_MGMT_STATUS_SUCCESS, 0)
+    );
+    for (tag, lun) in [(1, 0), (2, 1)] {
+        let r = s.cmd(&sess, lun, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+        );
+    }
+
+    s.dops.hold.store(true, SeqCst);
+    drop(send(&sess, 1, &read10(4, 1), 3, SCST_CONTEXT_THREAD));
+    let dops = s.dops.clone();
+    assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+    scst_rx_mgmt_fn_lun(&sess, SCST_ABORT_TASK_SET, Some(&lun_field(1)), false, None).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(s.tops.tm_done.lock().len(), 1);
+    s.dops.hold.store(false, SeqCst);
+    assert_eq!(s.tm_wait(2).1, SCST_MGMT_STATUS_SUCCESS);
+    let r = s
+        .tops
+        .resps
+        .lock()
+        .iter()
+        .find(|r| r.tag == 3)
+        .cloned()
+        .unwrap();
+    assert!(r.aborted);
+    // No unit attention for an abort.
+    let r = s.cmd(&sess, 1, &TUR, 4, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sess, true, None);
+}
+
+/// NEXUS LOSS SESS aborts the session's commands and queues I_T NEXUS LOSS OCCURRED; the
+/// driver's task_mgmt_affected_cmds_done() and task_mgmt_fn_done() are both called.
+#[test]
+fn nexus_loss_sess_queues_nexus_loss_ua() {
+    let s = Setup::new("tt_tm_nexus");
+    let sess = s.session("iqn.tm.nexus");
+    scst_rx_mgmt_fn_lun(
+        &sess,
+        SCST_NEXUS_LOSS_SESS,
+        Some(&lun_field(0)),
+        false,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        s.tm_wait(1),
+        (SCST_NEXUS_LOSS_SESS, SCST_MGMT_STATUS_SUCCESS, 0)
+    );
+    assert_eq!(s.tops.tm_affected_done.load(SeqCst), 1);
+    let r = s.cmd(&sess, 1, &TUR, 1, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0x07)
+    );
+    scst_unregister_session(&sess, true, None);
+    // The session's own unregistration (SCST_UNREG_SESS_TM) calls no driver callback.
+    assert_eq!(s.tops.tm_done.lock().len(), 1);
 }
