@@ -1936,6 +1936,36 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends a SCSI Command PDU without data and without waiting for anything (for task
+    /// management tests: the command is left outstanding); returns its ITT and CmdSN. `write`
+    /// sets the W bit with `edtl` bytes to write (none are sent).
+    pub fn send_scsi_command_only(
+        &mut self,
+        cdb: &[u8],
+        lun: u16,
+        write: bool,
+        edtl: u32,
+    ) -> Result<(u32, u32), Error> {
+        self.require_full_feature("a SCSI Command")?;
+        if cdb.is_empty() || cdb.len() > 16 {
+            return Err(Error::Encode(format!("CDB of {} bytes", cdb.len())));
+        }
+        let itt = self.alloc_itt();
+        let mut cmd = Pdu::new(op::SCSI_CMD);
+        cmd.bhs[1] = FLAG_FINAL | CMD_ATTR_SIMPLE | if write { CMD_WRITE } else { 0 };
+        cmd.bhs[8..16].copy_from_slice(&encode_lun(lun)?);
+        put32(&mut cmd.bhs, 16, itt);
+        put32(&mut cmd.bhs, 20, edtl);
+        put32(&mut cmd.bhs, 24, self.cmdsn);
+        put32(&mut cmd.bhs, 28, self.exp_statsn);
+        cmd.bhs[32..32 + cdb.len()].copy_from_slice(cdb);
+        self.check_window()?;
+        self.send_pdu(&cmd)?;
+        let sn = self.cmdsn;
+        self.cmdsn = self.cmdsn.wrapping_add(1);
+        Ok((itt, sn))
+    }
+
     /// An immediate Task Management Function Request (RFC 3720 §10.5) with `function` (1 =
     /// ABORT TASK … 8 = TASK REASSIGN), `lun`, Referenced Task Tag `rtt` (0xffffffff for the
     /// functions without one) and `ref_cmdsn`, expecting the Task Management Function

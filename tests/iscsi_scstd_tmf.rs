@@ -121,6 +121,49 @@ fn abort_task_of_an_unknown_task() {
     stop(server);
 }
 
+/// ABORT TASK of a WRITE that waits for its Data-Out (InitialR2T=Yes, no immediate data:
+/// the target asked with an R2T that is never answered). The function waits for the aborted
+/// command to finish, which takes ISCSI_TM_DATA_WAIT_TIMEOUT (10 s): as in r7105 the response
+/// timer then finds the aborted request's data overdue (`iscsi_get_timeout()` is at most
+/// that timeout for an aborted request) and closes the connection, whose
+/// SCST_NEXUS_LOSS_SESS finishes the command; the ABORT TASK answers FUNCTION COMPLETE
+/// first, the WRITE gets no response, and the target serves a new session.
+#[test]
+fn abort_task_of_a_write_waiting_for_data() {
+    let server = start("tmf_abort_write");
+    let mut c = Connection::connect(server.addr, Duration::from_secs(30)).unwrap();
+    let params = LoginParams::normal("iqn.2026-11.org.scst-rs.test:tmf-write", DEFAULT_TARGET)
+        .with_key("InitialR2T", "Yes")
+        .with_key("ImmediateData", "No");
+    assert!(c.login(&params).unwrap().succeeded());
+    assert_eq!(unit_attentions(&mut c, 0), vec![POWER_ON_RESET]);
+
+    let write10 = [0x2a, 0, 0, 0, 0, 0x10, 0, 0, 8, 0];
+    let (itt, write_sn) = c
+        .send_scsi_command_only(&write10, 0, true, 8 * 512)
+        .unwrap();
+    let r2t = c.recv_pdu().unwrap();
+    assert_eq!((r2t.opcode(), r2t.itt()), (0x31, itt), "{r2t:?}");
+
+    let t0 = std::time::Instant::now();
+    assert_eq!(
+        c.task_management(ABORT_TASK, 0, itt, write_sn).unwrap(),
+        FUNCTION_COMPLETE
+    );
+    assert!(t0.elapsed() >= Duration::from_secs(9), "{:?}", t0.elapsed());
+    // Nothing for the WRITE: the connection is closed (or, had the read side failed the
+    // request first, the next answer would be the TEST UNIT READY's).
+    if let Ok(r) = c.test_unit_ready(0) {
+        assert!(r.is_good(), "{r:?}");
+    }
+    drop(c);
+    let mut d = login(&server, "iqn.2026-11.org.scst-rs.test:tmf-write2");
+    let r = d.inquiry(0, 96).unwrap().into_good().unwrap();
+    assert_eq!(r.data[0] & 0x1f, 0);
+    assert_eq!(d.logout().unwrap().response, 0);
+    stop(server);
+}
+
 /// LOGICAL UNIT RESET answers FUNCTION COMPLETE; every session then sees POWER ON, RESET
 /// OCCURRED on the reset LUN only (scst_process_reset() queues it to every nexus of the
 /// device, the requester's included).

@@ -12,7 +12,7 @@
 //! (`scst_tgt_template`, `scst_tgt`, `scst_session`, `scst_acg`, `scst_acg_dev`, `scst_acn`,
 //! the callbacks of target drivers and handlers, `scst_order_data`, `scst_tgt_dev`,
 //! `scst_cmd`, `scst_dev_type`, `scst_device`, `scst_cmd_threads`) with their inline
-//! accessors; `scst_mgmt_cmd` is a placeholder until task management is ported.
+//! accessors, and `scst_mgmt_cmd` (task management) with its accessors.
 //!
 //! A command's fields that only the thread processing it changes live in one mutex,
 //! [`ScstCmd::d`]; the accessors (`scst_cmd_get_*`/`scst_cmd_set_*`, named as in C) lock it

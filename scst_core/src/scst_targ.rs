@@ -9,7 +9,7 @@
 //! `scst_cmd_init_done()`, the `SCST_CMD_STATE_*` state machine driven by
 //! `scst_process_active_cmd()`, SN ordering, local execution (REPORT LUNS, REQUEST SENSE),
 //! `scst_tgt_cmd_done()` — and the command threads (`scstd<n>`, the devices' and nexuses'
-//! pools, `scst_initd`) that run it; `scsi_tm` waits for task management.
+//! pools, `scst_initd`) that run it; task management (`scst_rx_mgmt_fn()`, run by `scsi_tm`).
 //!
 //! Execution contexts: `SCST_CONTEXT_DIRECT(_ATOMIC)` continue on the caller's thread,
 //! `SCST_CONTEXT_THREAD` queues the command on its pool (`cmd_threads`: the global pool
@@ -1874,7 +1874,7 @@ fn scst_exec_check_blocking(active_cmd: &mut Arc<ScstCmd>) -> i32 {
 
 /// C `scst_exec_check_sn()` (state EXEC_CHECK_SN): a command whose SN has not come yet is
 /// deferred on `deferred_cmd_list` (HEAD OF QUEUE commands never wait); otherwise it goes to
-/// execution. (ACA handling comes with task management.)
+/// execution. (ACA handling is not ported.)
 fn scst_exec_check_sn(active_cmd: &mut Arc<ScstCmd>) -> i32 {
     let cmd = active_cmd.clone();
     let (internal, queue_type, order_data) = {
@@ -2161,7 +2161,7 @@ fn scst_dev_done(cmd: &Arc<ScstCmd>) -> i32 {
     }
     scst_set_cmd_state(cmd, state);
 
-    // C: scst_check_unblock_dev() — device blocking comes with task management.
+    // C: scst_check_unblock_dev() — device blocking is not ported.
     let (inc, order_data, internal) = {
         let d = cmd.d.lock();
         (
@@ -2215,7 +2215,7 @@ fn scst_pre_xmit_response2(cmd: &Arc<ScstCmd>) -> i32 {
         scst_xmit_process_aborted_cmd(cmd);
     }
     // CHECK CONDITION with a tgt_dev: C's scst_process_check_condition() handles ACA and
-    // QErr, which come with task management.
+    // QErr, which are not ported.
     if test_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags) {
         TRACE_MGMT_DBG!("Flag NO_RESP set, skipping");
         scst_set_cmd_state(cmd, SCST_CMD_STATE_FINISHED);
@@ -2593,7 +2593,7 @@ fn __scst_init_cmd(cmd: &Arc<ScstCmd>) -> i32 {
         scst_pre_parse(cmd);
         {
             let mut d = cmd.d.lock();
-            // ACA is not active (task management later); an ACA command is then invalid.
+            // ACA is never active (not ported); an ACA command is then invalid.
             if d.queue_type == SCST_CMD_QUEUE_ACA && d.status == 0 {
                 TRACE!(TRACE_MINOR, "Refusing ACA cmd, because there's no ACA");
                 let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
