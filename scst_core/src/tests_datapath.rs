@@ -1493,3 +1493,71 @@ fn nexus_loss_sess_queues_nexus_loss_ua() {
     // The session's own unregistration (SCST_UNREG_SESS_TM) calls no driver callback.
     assert_eq!(s.tops.tm_done.lock().len(), 1);
 }
+
+/// ABORT TASK of a command waiting for its SN behind an ORDERED command that the handler
+/// holds: scst_unblock_aborted_cmds() takes it off the deferred list, it finishes aborted and
+/// the function answers at once, while the ORDERED command still executes.
+#[test]
+fn abort_task_of_a_command_deferred_by_its_sn() {
+    let s = Setup::new("tt_tm_deferred");
+    let sess = s.session("iqn.tm.deferred");
+    s.dops.hold.store(true, SeqCst);
+    let mut cmds = Vec::new();
+    let mut holder = None;
+    for (tag, qt) in [(1u64, SCST_CMD_QUEUE_ORDERED), (2, SCST_CMD_QUEUE_SIMPLE)] {
+        let cmd = scst_rx_cmd(&sess, &lun_field(0), &read10(0, 1), false).unwrap();
+        scst_cmd_set_tag(&cmd, tag);
+        scst_cmd_set_queue_type(&cmd, qt);
+        scst_cmd_set_expected(&cmd, SCST_DATA_READ, 512);
+        if tag == 1 {
+            // Executed (and held) on its own thread, so the LUN's thread stays free to
+            // defer the next command.
+            let c = cmd.clone();
+            holder = Some(std::thread::spawn(move || {
+                scst_cmd_init_done(&c, SCST_CONTEXT_DIRECT)
+            }));
+            let dops = s.dops.clone();
+            assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+        } else {
+            scst_cmd_init_done(&cmd, SCST_CONTEXT_THREAD);
+        }
+        cmds.push(cmd);
+    }
+    let od = scst_cmd_get_tgt_dev(&cmds[1])
+        .unwrap()
+        .curr_order_data
+        .clone();
+    assert!(wait_until(|| atomic_read(&od.def_cmd_count) == 1));
+    assert_eq!(scst_cmd_get_state(&cmds[1]), SCST_CMD_STATE_EXEC_CHECK_SN);
+
+    scst_rx_mgmt_fn_tag(&sess, SCST_ABORT_TASK, 2, false, None).unwrap();
+    let (f, st, n) = s.tm_wait(1);
+    assert_eq!((f, st, n), (SCST_ABORT_TASK, SCST_MGMT_STATUS_SUCCESS, 1));
+    let r = s.tops.resps.lock()[0].clone();
+    assert_eq!((r.tag, r.aborted), (2, true));
+    {
+        // Off the deferred list; its SN waits on the skipped list (scst_unblock_deferred())
+        // until the ORDERED command is done.
+        let l = od.sn_lock.lock();
+        assert!(l.deferred_cmd_list.is_empty());
+        assert_eq!(l.skipped_sn_list.len(), 1);
+    }
+    assert_eq!(
+        s.dops.in_exec.load(SeqCst),
+        1,
+        "the aborted command never executed"
+    );
+
+    s.dops.hold.store(false, SeqCst);
+    if let Some(h) = holder {
+        h.join().unwrap();
+    }
+    let tops = s.tops.clone();
+    assert!(wait_until(|| tops.resps.lock().len() == 2));
+    let r = s.tops.resps.lock()[1].clone();
+    assert_eq!((r.tag, r.status, r.aborted), (1, SAM_STAT_GOOD, false));
+    assert!(wait_until(|| atomic_read(&od.def_cmd_count) == 0));
+    drop(cmds);
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    scst_unregister_session(&sess, true, None);
+}
