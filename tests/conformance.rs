@@ -4,13 +4,14 @@
 //! (a conformance.sh summary) holds the per-test results of the last accepted run, and this
 //! test fails when a test that passed there does not pass now (it fails, crashes, hangs or is
 //! skipped), when there are fewer passes or more failures than there, when the server's PID
-//! changed or it logged a panic, or when it stops answering INQUIRY. Each test of the suite
+//! changed or it logged a panic, or when it stops answering INQUIRY. (Tests in [`RACY`] may
+//! go either way: their outcome depends on a race SCST has too.) Each test of the suite
 //! runs with a bounded time (`CU_SUITE_TIMEOUT=30` per suite process, `CU_TIMEOUT=300` for
 //! the whole run), so a hang costs a test, not the CI budget.
 //!
-//! To move the ratchet after an improvement, copy the summary this test prints the path of
-//! over `tests/conformance-baseline.txt` (docs/CONFORMANCE.md explains every failure and
-//! skip). Without `iscsi-test-cu` or conformance.sh the test prints a `SKIP` line and passes.
+//! To move the ratchet after an improvement, copy the summary this test keeps in
+//! `target/tmp/conformance-ours-summary.txt` over `tests/conformance-baseline.txt`
+//! (docs/CONFORMANCE.md explains every failure and skip). Without `iscsi-test-cu` or conformance.sh the test prints a `SKIP` line and passes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -56,6 +57,17 @@ fn results(summary: &str) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// Tests whose result depends on a race that SCST has too, so either result is accepted:
+/// AbortTaskSimpleAsync sends a WRITE and at once an ABORT TASK for it. When the WRITE
+/// completes first, iscsi-scst answers FUNCTION COMPLETE (r7105 `cmnd_abort_pre_checks`:
+/// RefCmdSN within the window before the request's CmdSN — RFC 3720 §10.5.1 b), which the
+/// test counts as a failure; when the ABORT wins, the test passes.
+const RACY: &[&str] = &["iSCSITMF.AbortTaskSimpleAsync"];
+
+fn is_bad(st: Option<&String>) -> bool {
+    matches!(st.map(String::as_str), Some("FAIL" | "CRASH"))
 }
 
 fn count(r: &BTreeMap<String, String>, what: &str) -> usize {
@@ -106,10 +118,7 @@ fn libiscsi_conformance_does_not_regress() {
             .env("RESULTS_DIR", &results_dir)
             .env("CU_TIMEOUT", "300")
             .env("CU_SUITE_TIMEOUT", "30")
-            .env("BASELINE", &baseline_path)
-            .env("NO_NEW_FAIL", "1")
-            .env("MIN_PASS", b_pass.to_string())
-            .env("MAX_FAIL", b_fail.to_string()),
+            .env("BASELINE", &baseline_path),
         Duration::from_secs(420),
     );
     let summary_path = results_dir.join("conformance-ours-summary.txt");
@@ -120,11 +129,26 @@ fn libiscsi_conformance_does_not_regress() {
         .unwrap_or_else(|e| panic!("{}: {e}\n{out}\n{err}", summary_path.display()));
     let now = results(&summary);
 
-    // The ratchet, test by test: what passed must still pass.
+    // Kept for moving the ratchet (the server's state directory goes when the test passes).
+    let keep = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("conformance-ours-summary.txt");
+    if std::fs::write(&keep, &summary).is_ok() {
+        println!("summary kept in {}", keep.display());
+    }
+
+    // The ratchet, test by test: what passed must still pass, nothing may newly fail (the
+    // racy tests aside), and the totals may not get worse.
+    let racy = |t: &str| RACY.contains(&t);
     let lost: Vec<String> = baseline
         .iter()
-        .filter(|(t, st)| st.as_str() == "PASS" && now.get(*t).map(String::as_str) != Some("PASS"))
+        .filter(|(t, st)| {
+            !racy(t) && st.as_str() == "PASS" && now.get(*t).map(String::as_str) != Some("PASS")
+        })
         .map(|(t, _)| format!("{t}: {}", now.get(t).map_or("not run", String::as_str)))
+        .collect();
+    let newly_failing: Vec<&String> = now
+        .iter()
+        .filter(|(t, st)| !racy(t) && is_bad(Some(st)) && !is_bad(baseline.get(*t)))
+        .map(|(t, _)| t)
         .collect();
     let gained: Vec<&String> = now
         .iter()
@@ -133,21 +157,40 @@ fn libiscsi_conformance_does_not_regress() {
         })
         .map(|(t, _)| t)
         .collect();
-    println!(
-        "conformance now: {} passed, {} failed, {} skipped (baseline {b_pass} passed, {b_fail} \
-         failed); newly passing: {gained:?}",
+    let racy_passed = RACY
+        .iter()
+        .filter(|t| baseline.get(**t).map(String::as_str) == Some("PASS"))
+        .count();
+    let racy_not_failed = RACY.iter().filter(|t| !is_bad(baseline.get(**t))).count();
+    let (n_pass, n_fail) = (
         count(&now, "PASS"),
         count(&now, "FAIL") + count(&now, "CRASH"),
+    );
+    println!(
+        "conformance now: {n_pass} passed, {n_fail} failed, {} skipped (baseline {b_pass} \
+         passed, {b_fail} failed); newly passing: {gained:?}",
         count(&now, "SKIP")
     );
     assert!(
         lost.is_empty(),
         "tests that passed in the baseline no longer pass: {lost:#?}"
     );
+    assert!(
+        newly_failing.is_empty(),
+        "tests newly failing: {newly_failing:#?}"
+    );
+    assert!(
+        n_pass + racy_passed >= b_pass,
+        "{n_pass} passed, fewer than the baseline's {b_pass}"
+    );
+    assert!(
+        n_fail <= b_fail + racy_not_failed,
+        "{n_fail} failed, more than the baseline's {b_fail}"
+    );
     assert_eq!(
         code,
         Some(0),
-        "conformance.sh failed (ratchet or INQUIRY check):\n{out}\n{err}"
+        "conformance.sh failed (INQUIRY check):\n{out}\n{err}"
     );
 
     // The same server process ran the whole suite and never panicked.

@@ -1936,6 +1936,77 @@ impl Connection {
         Ok(())
     }
 
+    /// Sends a SCSI Command PDU without data and without waiting for anything (for task
+    /// management tests: the command is left outstanding); returns its ITT and CmdSN. `write`
+    /// sets the W bit with `edtl` bytes to write (none are sent).
+    pub fn send_scsi_command_only(
+        &mut self,
+        cdb: &[u8],
+        lun: u16,
+        write: bool,
+        edtl: u32,
+    ) -> Result<(u32, u32), Error> {
+        self.require_full_feature("a SCSI Command")?;
+        if cdb.is_empty() || cdb.len() > 16 {
+            return Err(Error::Encode(format!("CDB of {} bytes", cdb.len())));
+        }
+        let itt = self.alloc_itt();
+        let mut cmd = Pdu::new(op::SCSI_CMD);
+        cmd.bhs[1] = FLAG_FINAL | CMD_ATTR_SIMPLE | if write { CMD_WRITE } else { 0 };
+        cmd.bhs[8..16].copy_from_slice(&encode_lun(lun)?);
+        put32(&mut cmd.bhs, 16, itt);
+        put32(&mut cmd.bhs, 20, edtl);
+        put32(&mut cmd.bhs, 24, self.cmdsn);
+        put32(&mut cmd.bhs, 28, self.exp_statsn);
+        cmd.bhs[32..32 + cdb.len()].copy_from_slice(cdb);
+        self.check_window()?;
+        self.send_pdu(&cmd)?;
+        let sn = self.cmdsn;
+        self.cmdsn = self.cmdsn.wrapping_add(1);
+        Ok((itt, sn))
+    }
+
+    /// An immediate Task Management Function Request (RFC 3720 §10.5) with `function` (1 =
+    /// ABORT TASK … 8 = TASK REASSIGN), `lun`, Referenced Task Tag `rtt` (0xffffffff for the
+    /// functions without one) and `ref_cmdsn`, expecting the Task Management Function
+    /// Response with its ITT; returns its Response byte (0 = function complete, 1 = task does
+    /// not exist, 2 = LUN does not exist, 4 = reassignment not supported, 5 = not supported,
+    /// 255 = rejected).
+    pub fn task_management(
+        &mut self,
+        function: u8,
+        lun: u16,
+        rtt: u32,
+        ref_cmdsn: u32,
+    ) -> Result<u8, Error> {
+        self.require_full_feature("a Task Management Request")?;
+        let itt = self.alloc_itt();
+        let mut req = Pdu::new(op::TASK_MGMT_REQ);
+        req.bhs[0] |= FLAG_IMMEDIATE;
+        req.bhs[1] = FLAG_FINAL | (function & 0x7f);
+        req.bhs[8..16].copy_from_slice(&encode_lun(lun)?);
+        put32(&mut req.bhs, 16, itt);
+        put32(&mut req.bhs, 20, rtt);
+        put32(&mut req.bhs, 24, self.cmdsn);
+        put32(&mut req.bhs, 28, self.exp_statsn);
+        put32(&mut req.bhs, 32, ref_cmdsn);
+        self.send_pdu(&req)?;
+        let resp = self.recv_for(itt)?;
+        if resp.opcode() != op::TASK_MGMT_RSP {
+            return Err(Error::UnexpectedPdu {
+                expected: "Task Management Response",
+                opcode: resp.opcode(),
+            });
+        }
+        self.note_target_pdu(&resp, true)?;
+        if !resp.final_bit() {
+            return Err(Error::Protocol(
+                "Task Management Response without F bit".to_owned(),
+            ));
+        }
+        Ok(resp.bhs[2])
+    }
+
     /// Logout with reason "close the session".
     pub fn logout(&mut self) -> Result<LogoutResponse, Error> {
         self.logout_with_reason(LOGOUT_CLOSE_SESSION)

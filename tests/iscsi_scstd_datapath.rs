@@ -613,9 +613,6 @@ fn inquiry_and_vpd_pages_have_scst_values() {
 /// other command gets CHECK CONDITION, UNIT ATTENTION 29/00 (POWER ON, RESET, OR BUS DEVICE
 /// RESET OCCURRED), fixed sense; the next one runs.
 #[test]
-#[ignore = "target gap: unit attentions are not ported yet (scst_targ.rs \
-            __scst_check_local_events: 'The pending unit attention … comes here'); the first \
-            TEST UNIT READY of a new session answers GOOD instead of 06/29/00"]
 fn new_session_reports_reset_unit_attention() {
     const TEST: &str = "new_session_reports_reset_unit_attention";
     let server = start(TEST);

@@ -890,16 +890,41 @@ fn threads_are_named_as_documented() {
     c.nop_out(b"x").unwrap();
 
     let task_dir = PathBuf::from(format!("/proc/{}/task", server.pid));
-    let mut names: Vec<(u32, String)> = std::fs::read_dir(&task_dir)
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let tid: u32 = e.file_name().to_str()?.parse().ok()?;
-            let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
-            Some((tid, comm.trim_end().to_owned()))
-        })
-        .collect();
-    names.sort_unstable();
+    let read_names = || {
+        let mut names: Vec<(u32, String)> = std::fs::read_dir(&task_dir)
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+                let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+                Some((tid, comm.trim_end().to_owned()))
+            })
+            .collect();
+        names.sort_unstable();
+        names
+    };
+    let expected = [
+        "scst_initd",
+        "scsi_tm",
+        "scst_mgmtd",
+        "scstd0",
+        "iscsird0_0",
+        "iscsiwr0_0",
+        "ktimersoftd",
+    ];
+    // A thread names itself when it starts running (std's Builder::name → prctl in the new
+    // thread), so a thread created a moment ago may still show its parent's name: look again
+    // for up to 5 s.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut names = read_names();
+    while std::time::Instant::now() < deadline
+        && !expected
+            .iter()
+            .all(|n| names.iter().any(|(_, have)| have == n))
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        names = read_names();
+    }
     println!("{TEST}: threads of pid {}: {names:?}", server.pid);
 
     let main = names.iter().find(|(tid, _)| *tid == server.pid);
@@ -909,18 +934,10 @@ fn threads_are_named_as_documented() {
         "{names:?}"
     );
     let present: BTreeSet<&str> = names.iter().map(|(_, n)| n.as_str()).collect();
-    let missing: Vec<&str> = [
-        "scst_initd",
-        "scsi_tm",
-        "scst_mgmtd",
-        "scstd0",
-        "iscsird0_0",
-        "iscsiwr0_0",
-        "ktimersoftd",
-    ]
-    .into_iter()
-    .filter(|n| !present.contains(n))
-    .collect();
+    let missing: Vec<&str> = expected
+        .into_iter()
+        .filter(|n| !present.contains(n))
+        .collect();
     assert!(
         missing.is_empty(),
         "missing threads {missing:?}; all: {names:?}"

@@ -270,6 +270,81 @@ fn conn_rsp_timer_fn(w: &Weak<IscsiConn>) {
     }
 }
 
+/// C: conn.c iscsi_check_tm_data_wait_timeouts(): aborted requests still waiting for Data-Out
+/// fail once they waited `ISCSI_TM_DATA_WAIT_TIMEOUT` (at once with `force`, on close), so
+/// that the task management functions waiting for them finish; `conn_tm_active` goes when
+/// none is left. A request whose data are arriving right now cannot be failed without losing
+/// the stream's sync: the response timer closes the connection if it takes too long. Called
+/// from the read side only.
+pub fn iscsi_check_tm_data_wait_timeouts(conn: &Arc<IscsiConn>, force: bool) {
+    let j = jiffies();
+    let timeout_time = j + ISCSI_TM_DATA_WAIT_TIMEOUT + ISCSI_ADD_SCHED_TIME;
+    TRACE_MGMT_DBG!(
+        "conn {:?}, j {} (TIMEOUT {}, force {})",
+        conn,
+        j,
+        ISCSI_TM_DATA_WAIT_TIMEOUT + ISCSI_ADD_SCHED_TIME,
+        force
+    );
+    let read_cmnd = conn.rd.lock().read_cmnd.clone();
+    'again: loop {
+        let _rd = conn.conn_thr_pool.rd_lock.lock_bh();
+        let wl = conn.write_list_lock.lock();
+        let mut aborted_cmds_pending = false;
+        let cmnds: Vec<_> = wl
+            .write_timeout_list
+            .iter()
+            .map(|(_, c)| Arc::clone(c))
+            .collect();
+        for cmnd in cmnds {
+            if !test_bit(ISCSI_CMD_ABORTED, &cmnd.prelim_compl_flags) {
+                continue;
+            }
+            let (receiving, to_receive) = {
+                let d = cmnd.d.lock();
+                (d.data_out_in_data_receiving, d.r2t_len_to_receive)
+            };
+            let is_read_cmnd = read_cmnd.as_ref().is_some_and(|r| Arc::ptr_eq(r, &cmnd));
+            if is_read_cmnd || receiving {
+                TRACE_MGMT_DBG!(
+                    "Aborted cmnd {:?} is {}, keep waiting",
+                    cmnd,
+                    if is_read_cmnd {
+                        "RX cmnd"
+                    } else {
+                        "waiting for DATA OUT data"
+                    }
+                );
+            } else if to_receive != 0
+                && (force
+                    || time_after_eq(
+                        j,
+                        cmnd.write_start.load(Ordering::Acquire) + ISCSI_TM_DATA_WAIT_TIMEOUT,
+                    ))
+            {
+                drop(wl);
+                drop(_rd);
+                iscsi_fail_data_waiting_cmnd(&cmnd);
+                continue 'again;
+            }
+            aborted_cmds_pending = true;
+        }
+        if aborted_cmds_pending {
+            if !force
+                && (!timer_pending(&conn.rsp_timer)
+                    || time_after(conn.rsp_timer.expires(), timeout_time))
+            {
+                TRACE_MGMT_DBG!("Mod timer on {} (conn {:?})", timeout_time, conn);
+                mod_timer(&conn.rsp_timer, timeout_time);
+            }
+        } else {
+            TRACE_MGMT_DBG!("Clearing conn_tm_active for conn {:?}", conn);
+            conn.conn_tm_active.store(false, Ordering::Release);
+        }
+        return;
+    }
+}
+
 /// C: conn.c conn_nop_in_delayed_work_fn(): sends a NOP-In when the initiator was silent for
 /// NopInInterval, and re-schedules itself.
 fn conn_nop_in_delayed_work_fn(w: &Weak<IscsiConn>) {

@@ -60,7 +60,18 @@ use kemu::workqueue::DelayedWork;
 use kemu::{
     Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, PRINT_WARNING, TRACE_DBG, TRACE_MGMT_DBG,
 };
-use scst_core::scst::{ScstCmd, ScstSession, ScstTgt, ScstTgtTemplate, ScstTgtTemplateOps};
+use scst_core::scst::{
+    scst_mgmt_cmd_dropped, scst_mgmt_cmd_get_fn, scst_mgmt_cmd_get_status,
+    scst_mgmt_cmd_get_tgt_priv, scst_mgmt_cmd_set_tgt_priv, ScstCmd, ScstMgmtCmd, ScstRxMgmtParams,
+    ScstSession, ScstTgt, ScstTgtTemplate, ScstTgtTemplateOps,
+};
+use scst_core::scst_const::{
+    MgmtStatus, SCST_ABORT_ALL_TASKS, SCST_ABORT_ALL_TASKS_SESS, SCST_ABORT_TASK,
+    SCST_ABORT_TASK_SET, SCST_CLEAR_ACA, SCST_CLEAR_TASK_SET, SCST_LUN_RESET,
+    SCST_MGMT_STATUS_FN_NOT_SUPPORTED, SCST_MGMT_STATUS_LUN_NOT_EXIST, SCST_MGMT_STATUS_SUCCESS,
+    SCST_MGMT_STATUS_TASK_NOT_EXIST, SCST_NEXUS_LOSS, SCST_NEXUS_LOSS_SESS, SCST_TARGET_RESET,
+};
+use scst_core::scst_targ::scst_rx_mgmt_fn;
 
 use crate::abi::DIGEST_NONE;
 use crate::conn::{iscsi_make_conn_wr_active, mark_conn_closed};
@@ -1474,10 +1485,8 @@ pub fn cmnd_rx_start(cmnd: &Arc<IscsiCmnd>, rd: &mut ReadState) -> i32 {
             return data_out_start(cmnd, rd);
         }
         ISCSI_OP_SCSI_TASK_MGT_MSG => {
-            // Task management comes with a later issue; until then rejected, but it still
-            // takes part in the CmdSN order (its ExpStatSN acknowledges our responses too).
             update_stat_sn(cmnd);
-            Err(ISCSI_REASON_UNSUPPORTED_COMMAND)
+            Ok(())
         }
         // ISCSI_OP_TEXT_CMD, ISCSI_OP_SNACK_CMD and anything else.
         _ => Err(ISCSI_REASON_UNSUPPORTED_COMMAND),
@@ -1577,6 +1586,7 @@ fn iscsi_cmnd_exec(cmnd: &Arc<IscsiCmnd>) {
 
     match opcode_of(cmnd) {
         ISCSI_OP_NOP_OUT => nop_out_exec(cmnd),
+        ISCSI_OP_SCSI_TASK_MGT_MSG => execute_task_management(cmnd),
         ISCSI_OP_LOGOUT_CMD => logout_exec(cmnd),
         op => {
             PRINT_CRIT_ERROR!("Unexpected cmnd op {:x}", op);
@@ -1607,6 +1617,18 @@ fn iscsi_push_cmnd(cmnd: &Arc<IscsiCmnd>) {
         loop {
             cmd_sn = cmd_sn.wrapping_add(1);
             sn.exp_cmd_sn = cmd_sn;
+
+            if sn.tm_active > 0 {
+                // Commands sent before a task management function that is running are
+                // aborted (they arrived late: it could not see them).
+                if before(cmd_sn, sn.tm_sn) {
+                    kemu::sync::SpinLockGuard::unlocked(&mut sn, || {
+                        let _l = cmnd.conn.cmd_list_lock.lock_bh();
+                        __cmnd_abort(&cmnd);
+                    });
+                }
+                iscsi_check_send_delayed_tm_resp(&mut sn);
+            }
             drop(sn);
 
             iscsi_cmnd_exec(&cmnd);
@@ -1640,6 +1662,14 @@ fn iscsi_push_cmnd(cmnd: &Arc<IscsiCmnd>) {
         return;
     }
 
+    let mut cmnd = Arc::clone(cmnd);
+    if test_bit(ISCSI_CMD_ABORTED, &cmnd.prelim_compl_flags) {
+        TRACE_MGMT_DBG!("Aborted pending cmnd {:?}, creating TM clone", cmnd);
+        let tm_clone = iscsi_create_tm_clone(&cmnd);
+        kemu::sync::SpinLockGuard::unlocked(&mut sn, || iscsi_cmnd_exec(&cmnd));
+        cmnd = tm_clone;
+    }
+
     TRACE_MGMT_DBG!(
         "Pending cmnd {:?} (sn {}, exp sn {})",
         cmnd,
@@ -1651,7 +1681,7 @@ fn iscsi_push_cmnd(cmnd: &Arc<IscsiCmnd>) {
         .iter()
         .position(|t| before(cmd_sn, t.d.lock().pdu.bhs.sn))
         .unwrap_or(sn.pending_list.len());
-    sn.pending_list.insert(pos, Arc::clone(cmnd));
+    sn.pending_list.insert(pos, Arc::clone(&cmnd));
     cmnd.d.lock().pending = true;
 }
 
@@ -1767,12 +1797,19 @@ pub fn cmnd_tx_end(cmnd: &Arc<IscsiCmnd>) {
     let _ = conn.sock.tcp_cork(false);
 }
 
+/// C: iscsi.c iscsi_create_tm_clone(): an aborted stand-in with the command's PDU, which
+/// keeps its place in the CmdSN order (when its turn comes it is just released).
+fn iscsi_create_tm_clone(cmnd: &Arc<IscsiCmnd>) -> Arc<IscsiCmnd> {
+    let tm_clone = cmnd_alloc(&cmnd.conn, None);
+    set_bit(ISCSI_CMD_ABORTED, &tm_clone.prelim_compl_flags);
+    let pdu = cmnd.d.lock().pdu.clone();
+    tm_clone.d.lock().pdu = pdu;
+    TRACE_MGMT_DBG!("TM clone {:?} for cmnd {:?} created", tm_clone, cmnd);
+    tm_clone
+}
+
 /// C: iscsi.c iscsi_fail_data_waiting_cmnd(): a command still waiting for Data-Out dies
-/// without a response.
-///
-/// Deviation until task management: a pending command is just taken off the pending list
-/// (C puts a TM clone in its place to fill the CmdSN hole for the commands behind it; with
-/// the connection closing, nothing runs behind it).
+/// without a response. No race with `conn_abort()`: both run on the read side.
 pub fn iscsi_fail_data_waiting_cmnd(cmnd: &Arc<IscsiCmnd>) {
     TRACE_MGMT_DBG!("Failing data waiting cmnd {:?}", cmnd);
     let pending = {
@@ -1783,8 +1820,16 @@ pub fn iscsi_fail_data_waiting_cmnd(cmnd: &Arc<IscsiCmnd>) {
     };
     if pending {
         let session = &cmnd.conn.session;
+        TRACE_MGMT_DBG!("Unpending cmnd {:?}", cmnd);
+        // A pending command means the next one, if any, is pending too: a clone fills the
+        // hole in the SNs instead of the command, which can then be released.
+        let tm_clone = iscsi_create_tm_clone(cmnd);
         let mut sn = session.sn_lock.lock();
-        sn.pending_list.retain(|c| !Arc::ptr_eq(c, cmnd));
+        if let Some(pos) = sn.pending_list.iter().position(|c| Arc::ptr_eq(c, cmnd)) {
+            TRACE_MGMT_DBG!("Adding tm_clone {:?} after its cmnd", tm_clone);
+            tm_clone.d.lock().pending = true;
+            sn.pending_list[pos] = tm_clone;
+        }
         cmnd.d.lock().pending = false;
     }
     req_cmnd_release_force(cmnd);
@@ -2925,6 +2970,439 @@ fn iscsi_preprocessing_done(scst_cmd: &Arc<ScstCmd>) {
 // The SCST target template (iscsi.c iscsi_template) and module init/exit
 // ---------------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------------
+// iscsi.c: task management
+// ---------------------------------------------------------------------------------------------
+
+/// C iscsi.h `between()`: whether `seq1` lies in the SN window [`seq2`, `seq3`].
+fn between(seq1: u32, seq2: u32, seq3: u32) -> bool {
+    seq3.wrapping_sub(seq2) >= seq1.wrapping_sub(seq2)
+}
+
+/// C: iscsi.c cmnd_find_itt_get(): the connection's request with `itt`, with a reference.
+fn cmnd_find_itt_get(
+    conn: &IscsiConn,
+    itt: zerocopy::byteorder::U32<zerocopy::byteorder::BigEndian>,
+) -> Option<Arc<IscsiCmnd>> {
+    let l = conn.cmd_list_lock.lock_bh();
+    l.iter()
+        .map(|(_, c)| c)
+        .find(|c| c.d.lock().pdu.bhs.itt == itt && !cmnd_get_check(c))
+        .cloned()
+}
+
+/// C: iscsi.c cmnd_abort_pre_checks(): the iSCSI checks of ABORT TASK before SCST sees it.
+/// `Ok` to pass it on to SCST; `Err` with the response to send at once. An unknown task
+/// whose RefCmdSN lies in the window before the request's CmdSN was already completed:
+/// RFC 3720 wants "function complete" for it (`Ok` without a command is then answered so).
+fn cmnd_abort_pre_checks(req: &Arc<IscsiCmnd>) -> Result<bool, u8> {
+    let (ref_cmd_sn, cmd_sn, rtt, lun) = {
+        let d = req.d.lock();
+        let h = IscsiTaskMgtHdr::from_bhs(&d.pdu.bhs);
+        (u32::from_be(h.ref_cmd_sn), h.cmd_sn, h.rtt, h.lun)
+    };
+
+    if !before(ref_cmd_sn, cmd_sn) {
+        kemu::TRACE!(
+            TRACE_MGMT,
+            "ABORT TASK: RefCmdSN({}) > CmdSN({})",
+            ref_cmd_sn,
+            cmd_sn
+        );
+        return Err(ISCSI_RESPONSE_UNKNOWN_TASK);
+    }
+
+    match cmnd_find_itt_get(&req.conn, rtt) {
+        Some(cmnd) => {
+            let (opcode, hdr_lun, hdr_cmd_sn) = {
+                let d = cmnd.d.lock();
+                let h = cmnd_hdr(&d.pdu.bhs);
+                (d.pdu.bhs.opcode, h.lun, h.cmd_sn)
+            };
+            let res = if lun != hdr_lun {
+                PRINT_ERROR!(
+                    "ABORT TASK: LUN mismatch: req LUN {:x}, cmd LUN {:x}, rtt {}",
+                    lun.get(),
+                    hdr_lun.get(),
+                    rtt.get()
+                );
+                Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+            } else if opcode & ISCSI_OP_IMMEDIATE != 0 && ref_cmd_sn != cmd_sn {
+                PRINT_ERROR!(
+                    "ABORT TASK: RefCmdSN({}) != TM cmd CmdSN({}) for immediate command {:?}",
+                    ref_cmd_sn,
+                    cmd_sn,
+                    cmnd
+                );
+                Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+            } else if opcode & ISCSI_OP_IMMEDIATE == 0 && ref_cmd_sn != hdr_cmd_sn {
+                PRINT_ERROR!(
+                    "ABORT TASK: RefCmdSN({}) != CmdSN({}) for command {:?}",
+                    ref_cmd_sn,
+                    hdr_cmd_sn,
+                    cmnd
+                );
+                Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+            } else if before(cmd_sn, hdr_cmd_sn) || cmd_sn == hdr_cmd_sn {
+                PRINT_ERROR!(
+                    "ABORT TASK: SN mismatch: req SN {:x}, cmd SN {:x}, rtt {}",
+                    cmd_sn,
+                    hdr_cmd_sn,
+                    rtt.get()
+                );
+                Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+            } else {
+                Ok(true)
+            };
+            cmnd_put(&cmnd);
+            res
+        }
+        None => {
+            TRACE_MGMT_DBG!("cmd RTT {:x} not found", rtt.get());
+            // RFC 3720: a Referenced Task Tag that identifies no task, with a RefCmdSN in
+            // the valid CmdSN window and below the request's CmdSN, means the task was
+            // received and completed: "Function complete". Outside the window: "Task does
+            // not exist". 2048 is the window.
+            if between(ref_cmd_sn, cmd_sn.wrapping_sub(2048), cmd_sn) {
+                Ok(false)
+            } else {
+                Err(ISCSI_RESPONSE_UNKNOWN_TASK)
+            }
+        }
+    }
+}
+
+/// C: iscsi.c execute_task_management(): hands a Task Management Function Request to SCST
+/// (`scst_rx_mgmt_fn()`, answered in [`iscsi_task_mgmt_fn_done`]) or answers it at once.
+fn execute_task_management(req: &Arc<IscsiCmnd>) {
+    let conn = &req.conn;
+    let sess = &conn.session;
+    let (function, rtt, cmd_sn, lun, itt) = {
+        let d = req.d.lock();
+        let h = IscsiTaskMgtHdr::from_bhs(&d.pdu.bhs);
+        (
+            h.function & ISCSI_FUNCTION_MASK,
+            h.rtt,
+            h.cmd_sn,
+            h.lun,
+            h.itt,
+        )
+    };
+    kemu::TRACE!(TRACE_MGMT, "iSCSI TM fn {}", function);
+    TRACE_MGMT_DBG!(
+        "TM req {:?}, ITT {:x}, RTT {:x}, sn {}, conn {:?}",
+        req,
+        itt.get(),
+        rtt.get(),
+        cmd_sn,
+        conn
+    );
+
+    {
+        let mut sn = sess.sn_lock.lock();
+        sn.tm_active += 1;
+        sn.tm_sn = cmd_sn;
+    }
+
+    let scst_sess = sess.scst_sess.lock().clone();
+    let priv_: scst_core::scst::TgtPriv = Arc::clone(req) as scst_core::scst::TgtPriv;
+    let lun_params = |fn_| ScstRxMgmtParams {
+        fn_,
+        lun: lun.get().to_be_bytes().to_vec(),
+        lun_set: true,
+        cmd_sn,
+        cmd_sn_set: true,
+        atomic: false,
+        tgt_priv: Some(Arc::clone(&priv_)),
+        ..Default::default()
+    };
+    let rx = |params: &ScstRxMgmtParams| -> bool {
+        match &scst_sess {
+            Some(s) => scst_rx_mgmt_fn(s, params).is_ok(),
+            None => false,
+        }
+    };
+
+    // `Ok` once SCST has it; `Err(status)` to answer now.
+    let res: Result<(), u8> = if function != ISCSI_FUNCTION_ABORT_TASK
+        && rtt.get() != ISCSI_RESERVED_TAG_CPU32
+    {
+        PRINT_ERROR!("Invalid RTT {:x} (TM fn {})", rtt.get(), function);
+        Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+    } else {
+        // cmd_sn is already in CPU order (cmnd_rx_start()).
+        match function {
+            ISCSI_FUNCTION_ABORT_TASK => match cmnd_abort_pre_checks(req) {
+                Ok(true) => {
+                    let mut p = lun_params(SCST_ABORT_TASK);
+                    p.tag = u64::from(rtt.get());
+                    p.tag_set = true;
+                    if rx(&p) {
+                        Ok(())
+                    } else {
+                        Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+                    }
+                }
+                Ok(false) => Err(ISCSI_RESPONSE_FUNCTION_COMPLETE),
+                Err(status) => Err(status),
+            },
+            ISCSI_FUNCTION_ABORT_TASK_SET
+            | ISCSI_FUNCTION_CLEAR_TASK_SET
+            | ISCSI_FUNCTION_CLEAR_ACA
+            | ISCSI_FUNCTION_LOGICAL_UNIT_RESET => {
+                let fn_ = match function {
+                    ISCSI_FUNCTION_ABORT_TASK_SET => SCST_ABORT_TASK_SET,
+                    ISCSI_FUNCTION_CLEAR_TASK_SET => SCST_CLEAR_TASK_SET,
+                    ISCSI_FUNCTION_CLEAR_ACA => SCST_CLEAR_ACA,
+                    _ => SCST_LUN_RESET,
+                };
+                if rx(&lun_params(fn_)) {
+                    Ok(())
+                } else {
+                    Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+                }
+            }
+            ISCSI_FUNCTION_TARGET_COLD_RESET | ISCSI_FUNCTION_TARGET_WARM_RESET => {
+                let p = ScstRxMgmtParams {
+                    fn_: SCST_TARGET_RESET,
+                    cmd_sn,
+                    cmd_sn_set: true,
+                    atomic: false,
+                    tgt_priv: Some(Arc::clone(&priv_)),
+                    ..Default::default()
+                };
+                if rx(&p) {
+                    Ok(())
+                } else {
+                    Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+                }
+            }
+            ISCSI_FUNCTION_TASK_REASSIGN => Err(ISCSI_RESPONSE_ALLEGIANCE_REASSIGNMENT_UNSUPPORTED),
+            f => {
+                PRINT_ERROR!("Unknown TM function {}", f);
+                Err(ISCSI_RESPONSE_FUNCTION_REJECTED)
+            }
+        }
+    };
+
+    if let Err(status) = res {
+        iscsi_send_task_mgmt_resp(req, status, false);
+    }
+}
+
+/// C: iscsi.c iscsi_drop_delayed_tm_rsp(): forgets (without releasing) the delayed TM
+/// response. `sn_lock` held (`sn`).
+pub fn iscsi_drop_delayed_tm_rsp(sn: &mut SnData) -> Option<Arc<IscsiCmnd>> {
+    let tm_rsp = sn.tm_rsp.take();
+    TRACE_MGMT_DBG!("Dropping delayed TM rsp {:?}", tm_rsp);
+    sn.tm_active -= 1;
+    if sn.tm_active < 0 {
+        PRINT_CRIT_ERROR!("tm_active below 0");
+    }
+    tm_rsp
+}
+
+/// C: iscsi.c iscsi_is_delay_tm_resp(): the TM response waits while commands sent before
+/// the request (by CmdSN) have not all arrived. `sn_lock` held (`sn`).
+fn iscsi_is_delay_tm_resp(rsp: &IscsiCmnd, sn: &SnData) -> bool {
+    let Some(req) = &rsp.parent_req else {
+        return false;
+    };
+    let cmd_sn = IscsiTaskMgtHdr::from_bhs(&req.d.lock().pdu.bhs).cmd_sn;
+    // This should be checked for immediate TM commands as well.
+    before(sn.exp_cmd_sn, cmd_sn)
+}
+
+/// C: iscsi.c iscsi_check_send_delayed_tm_resp(): sends the delayed TM response once the
+/// commands it waits for arrived. Called with `sn_lock` held (`sn`), which is dropped around
+/// the send.
+fn iscsi_check_send_delayed_tm_resp(sn: &mut kemu::sync::SpinLockGuard<'_, SnData>) {
+    let Some(tm_rsp) = sn.tm_rsp.clone() else {
+        return;
+    };
+    if iscsi_is_delay_tm_resp(&tm_rsp, sn) {
+        return;
+    }
+    TRACE_MGMT_DBG!("Sending delayed rsp {:?}", tm_rsp);
+    sn.tm_rsp = None;
+    sn.tm_active -= 1;
+    if sn.tm_active < 0 {
+        PRINT_CRIT_ERROR!("tm_active below 0");
+    }
+    kemu::sync::SpinLockGuard::unlocked(sn, || {
+        iscsi_cmnd_init_write(&tm_rsp, ISCSI_INIT_WRITE_WAKE);
+    });
+}
+
+/// C: iscsi.c iscsi_send_task_mgmt_resp(): the Task Management Function Response with
+/// `status`, delayed while commands before the request are missing; with `drop_` none is
+/// sent (a cold reset then closes every session of the target).
+fn iscsi_send_task_mgmt_resp(req: &Arc<IscsiCmnd>, status: u8, drop_: bool) {
+    let sess = &req.conn.session;
+    let (fn_, itt) = {
+        let d = req.d.lock();
+        let h = IscsiTaskMgtHdr::from_bhs(&d.pdu.bhs);
+        (h.function & ISCSI_FUNCTION_MASK, h.itt)
+    };
+    TRACE_MGMT_DBG!("TM req {:?} finished", req);
+    kemu::TRACE!(
+        TRACE_MGMT,
+        "iSCSI TM fn {} finished, status {}, dropped {}",
+        fn_,
+        status,
+        drop_
+    );
+
+    if drop_ {
+        sess.sn_lock.lock().tm_active -= 1;
+        if fn_ == ISCSI_FUNCTION_TARGET_COLD_RESET {
+            let target = &sess.target;
+            PRINT_INFO!(
+                "Closing all connections for target {:x} at COLD RESET from initiator {}",
+                target.tid,
+                sess.initiator_name
+            );
+            let mut g = target.target_mutex.lock();
+            target_del_all_sess(target, &mut g, 0);
+        }
+        req_cmnd_release(req);
+        return;
+    }
+
+    let rsp = iscsi_alloc_rsp(req);
+    {
+        let mut d = rsp.d.lock();
+        let h = IscsiTaskRspHdr::from_bhs_mut(&mut d.pdu.bhs);
+        h.opcode = ISCSI_OP_SCSI_TASK_MGT_RSP;
+        h.flags = ISCSI_FLG_FINAL;
+        h.itt = itt;
+        h.response = status;
+        if fn_ == ISCSI_FUNCTION_TARGET_COLD_RESET {
+            d.should_close_conn = true;
+            d.should_close_all_conn = true;
+        }
+    }
+
+    loop {
+        let mut sn = sess.sn_lock.lock();
+        if sn.tm_rsp.is_some() {
+            // Another TM request means that the command the delayed response waits for is
+            // not going to come: drop it.
+            let old = iscsi_drop_delayed_tm_rsp(&mut sn);
+            drop(sn);
+            if let Some(old) = old {
+                rsp_cmnd_release(&old);
+            }
+            continue;
+        }
+        if iscsi_is_delay_tm_resp(&rsp, &sn) {
+            TRACE_MGMT_DBG!(
+                "Delaying TM fn {} response {:?} (req {:?}), because not all affected commands received (exp sn {})",
+                fn_,
+                rsp,
+                req,
+                sn.exp_cmd_sn
+            );
+            sn.tm_rsp = Some(rsp);
+            drop(sn);
+            req_cmnd_release(req);
+            return;
+        }
+        sn.tm_active -= 1;
+        if sn.tm_active < 0 {
+            PRINT_CRIT_ERROR!("tm_active below 0");
+        }
+        break;
+    }
+    iscsi_cmnd_init_write(&rsp, ISCSI_INIT_WRITE_WAKE);
+    req_cmnd_release(req);
+}
+
+/// C: iscsi.c iscsi_get_mgmt_response(): the iSCSI response code of an SCST status.
+fn iscsi_get_mgmt_response(status: MgmtStatus) -> u8 {
+    match status {
+        SCST_MGMT_STATUS_SUCCESS => ISCSI_RESPONSE_FUNCTION_COMPLETE,
+        SCST_MGMT_STATUS_TASK_NOT_EXIST => ISCSI_RESPONSE_UNKNOWN_TASK,
+        SCST_MGMT_STATUS_LUN_NOT_EXIST => ISCSI_RESPONSE_UNKNOWN_LUN,
+        SCST_MGMT_STATUS_FN_NOT_SUPPORTED => ISCSI_RESPONSE_FUNCTION_UNSUPPORTED,
+        _ => ISCSI_RESPONSE_FUNCTION_REJECTED,
+    }
+}
+
+/// C: iscsi.c iscsi_task_mgmt_fn_done(): SCST finished a function: its response goes out.
+fn iscsi_task_mgmt_fn_done(scst_mcmd: &Arc<ScstMgmtCmd>) {
+    let fn_ = scst_mgmt_cmd_get_fn(scst_mcmd);
+    let scst_status = scst_mgmt_cmd_get_status(scst_mcmd);
+    let mut status = iscsi_get_mgmt_response(scst_status);
+    if status == ISCSI_RESPONSE_UNKNOWN_TASK && fn_ == SCST_ABORT_TASK {
+        // Here the task was found (iSCSI's checks passed), so the function succeeded.
+        status = ISCSI_RESPONSE_FUNCTION_COMPLETE;
+    }
+    TRACE_MGMT_DBG!(
+        "scst_mcmd {:?}, fn {:?}, scst status {:?}, status {}",
+        scst_mcmd,
+        fn_,
+        scst_status,
+        status
+    );
+    match fn_ {
+        // Internal.
+        SCST_NEXUS_LOSS_SESS => {}
+        SCST_ABORT_ALL_TASKS_SESS | SCST_ABORT_ALL_TASKS | SCST_NEXUS_LOSS => {
+            PRINT_CRIT_ERROR!("Unexpected TM fn {:?} done", fn_);
+        }
+        _ => {
+            let req =
+                scst_mgmt_cmd_get_tgt_priv(scst_mcmd).and_then(|p| p.downcast::<IscsiCmnd>().ok());
+            match req {
+                Some(req) => {
+                    iscsi_send_task_mgmt_resp(&req, status, scst_mgmt_cmd_dropped(scst_mcmd))
+                }
+                None => PRINT_CRIT_ERROR!("TM fn {:?} done without its request", fn_),
+            }
+            scst_mgmt_cmd_set_tgt_priv(scst_mcmd, None);
+        }
+    }
+}
+
+/// C: iscsi.c iscsi_cmnd_abort_fn(): the work `iscsi_on_abort_cmd()` schedules: if the
+/// request of the aborted SCST command is still on one of its session's connections, it is
+/// aborted (`__cmnd_abort()`).
+fn iscsi_cmnd_abort_fn(scst_cmd: &Arc<ScstCmd>) {
+    let Some(cmnd) = req_of(scst_cmd) else {
+        return;
+    };
+    TRACE_MGMT_DBG!("Checking aborted scst_cmd (cmnd {:?})", cmnd);
+    let session = &cmnd.conn.session;
+    let g = session.target.target_mutex.lock();
+    // The request is valid only while on its connection's cmd_list: check every connection
+    // of the session, under its lock.
+    for conn in &session.tm.access(&g).conn_list {
+        let l = conn.cmd_list_lock.lock_bh();
+        let found = l.iter().any(|(_, c)| Arc::ptr_eq(c, &cmnd));
+        if found {
+            __cmnd_abort(&cmnd);
+            drop(l);
+            break;
+        }
+    }
+    drop(g);
+}
+
+/// C: iscsi.c iscsi_on_abort_cmd(): SCST aborts a command (under its locks): the iSCSI side
+/// is aborted from a work.
+fn iscsi_on_abort_cmd(scst_cmd: &Arc<ScstCmd>) {
+    TRACE_MGMT_DBG!("Scheduling abort check for scst_cmd {:?}", scst_cmd);
+    let c = Arc::clone(scst_cmd);
+    let work = kemu::workqueue::WorkStruct::new(move || iscsi_cmnd_abort_fn(&c));
+    if !kemu::workqueue::schedule_work(&work) {
+        PRINT_CRIT_ERROR!(
+            "Unable to schedule the abort check, iSCSI cmnd for scst_cmd {:?} may not be aborted",
+            scst_cmd
+        );
+    }
+}
+
 /// The callbacks of `iscsi_template` ported so far.
 #[derive(Debug)]
 pub struct IscsiTemplateOps;
@@ -2981,6 +3459,21 @@ impl ScstTgtTemplateOps for IscsiTemplateOps {
             &sess.initiator_name,
             isid,
         )))
+    }
+
+    /// C: iscsi.c iscsi_on_abort_cmd().
+    fn on_abort_cmd(&self, cmd: &Arc<ScstCmd>) {
+        iscsi_on_abort_cmd(cmd);
+    }
+
+    /// C: iscsi.c iscsi_task_mgmt_fn_done().
+    fn task_mgmt_fn_done(&self, mcmd: &Arc<ScstMgmtCmd>) {
+        iscsi_task_mgmt_fn_done(mcmd);
+    }
+
+    /// C: nthread.c iscsi_task_mgmt_affected_cmds_done().
+    fn task_mgmt_affected_cmds_done(&self, mcmd: &Arc<ScstMgmtCmd>) {
+        crate::nthread::iscsi_task_mgmt_affected_cmds_done(mcmd);
     }
 }
 

@@ -17,9 +17,9 @@
 //! - `write_data` sends the header from a byte copy made by `cmnd_tx_start` and the data from
 //!   the command's (or its request's) pages with `kernel_sendmsg` and `MSG_MORE`, as C does
 //!   with `sendpage`; there is no zero-copy completion notification to track.
-//! - The `SCST_NEXUS_LOSS_SESS` task management of `close_conn` comes with task management
-//!   (datapath issues); until then `close_conn` runs the part of
-//!   `iscsi_task_mgmt_affected_cmds_done()` that follows it directly.
+//! - `close_conn` aborts the session's commands with `SCST_NEXUS_LOSS_SESS`, as C;
+//!   `iscsi_task_mgmt_affected_cmds_done()` then releases the connection
+//!   (`scst_reassign_retained_sess_states()` is not ported).
 //! - A data digest is always checked inline (C defers digests of SCSI data above 16 KiB to the
 //!   SCST thread; SCSI data come with the datapath).
 #![doc(alias = "nthread.c")]
@@ -27,6 +27,11 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
+
+use scst_core::scst::{scst_mgmt_cmd_get_fn, scst_mgmt_cmd_get_tgt_priv, ScstMgmtCmd};
+use scst_core::scst_const::{
+    SCST_ABORT_ALL_TASKS, SCST_ABORT_ALL_TASKS_SESS, SCST_NEXUS_LOSS, SCST_NEXUS_LOSS_SESS,
+};
 
 use kemu::atomic::{set_bit, test_bit};
 use kemu::completion::{complete_all, wait_for_completion};
@@ -151,9 +156,32 @@ fn free_orphaned_pending_commands(conn: &Arc<IscsiConn>) {
     }
 }
 
-/// C: nthread.c iscsi_task_mgmt_affected_cmds_done(), case `SCST_NEXUS_LOSS_SESS`: the
-/// session is shutting down once all its connections are; reinstatement successors are
-/// released; the connection may be freed.
+/// C: nthread.c iscsi_task_mgmt_affected_cmds_done(): after the `SCST_NEXUS_LOSS_SESS` of a
+/// closing connection (its `tgt_priv`), the session is shutting down once all its connections
+/// are, reinstatement successors are released and the connection may be freed. Nothing to do
+/// for other functions.
+pub fn iscsi_task_mgmt_affected_cmds_done(scst_mcmd: &Arc<ScstMgmtCmd>) {
+    let fn_ = scst_mgmt_cmd_get_fn(scst_mcmd);
+    TRACE_MGMT_DBG!("scst_mcmd {:?}, fn {:?}", scst_mcmd, fn_);
+    match fn_ {
+        SCST_NEXUS_LOSS_SESS => {
+            let conn =
+                scst_mgmt_cmd_get_tgt_priv(scst_mcmd).and_then(|p| p.downcast::<IscsiConn>().ok());
+            match conn {
+                Some(conn) => iscsi_nexus_loss_sess_done(&conn),
+                None => PRINT_CRIT_ERROR!("SCST_NEXUS_LOSS_SESS without its connection"),
+            }
+        }
+        SCST_ABORT_ALL_TASKS_SESS | SCST_ABORT_ALL_TASKS | SCST_NEXUS_LOSS => {
+            PRINT_CRIT_ERROR!("Unexpected TM fn {:?}", fn_);
+        }
+        // Nothing to do.
+        _ => {}
+    }
+}
+
+/// C: nthread.c iscsi_task_mgmt_affected_cmds_done(), case `SCST_NEXUS_LOSS_SESS` (the part
+/// after the retained states' reassignment, which is not ported).
 fn iscsi_nexus_loss_sess_done(conn: &Arc<IscsiConn>) {
     let sess = &conn.session;
     {
@@ -213,8 +241,24 @@ fn close_conn(conn: &Arc<IscsiConn>) {
         set_bit(ISCSI_CONN_SHUTTINGDOWN, &conn.conn_aflags);
     }
 
-    // C scst_rx_mgmt_fn_lun(SCST_NEXUS_LOSS_SESS) → iscsi_task_mgmt_affected_cmds_done().
-    iscsi_nexus_loss_sess_done(conn);
+    // The session's commands are aborted; iscsi_task_mgmt_affected_cmds_done() then lets
+    // the connection be freed (ready_to_free).
+    let scst_sess = session.scst_sess.lock().clone();
+    let rc = match scst_sess {
+        Some(s) => scst_core::scst_targ::scst_rx_mgmt_fn_lun(
+            &s,
+            SCST_NEXUS_LOSS_SESS,
+            Some(&[0u8; 8]),
+            false,
+            Some(Arc::clone(conn) as scst_core::scst::TgtPriv),
+        ),
+        None => Err(kemu::Errno::EINVAL),
+    };
+    if let Err(e) = rc {
+        PRINT_ERROR!("SCST_NEXUS_LOSS_SESS failed {:?}", e);
+        // Nothing will call iscsi_task_mgmt_affected_cmds_done(): do its part here.
+        iscsi_nexus_loss_sess_done(conn);
+    }
 
     let read_cmnd = {
         let mut rd = conn.rd.lock();
@@ -244,6 +288,27 @@ fn close_conn(conn: &Arc<IscsiConn>) {
     conn_abort(conn);
 
     while kemu::atomic::atomic_read(&conn.conn_ref_cnt) != 0 {
+        if conn.conn_tm_active.load(Ordering::Acquire) {
+            crate::conn::iscsi_check_tm_data_wait_timeouts(conn, true);
+        }
+
+        let tm_rsp = {
+            let _g = target.target_mutex.lock();
+            let mut sn = session.sn_lock.lock();
+            if sn
+                .tm_rsp
+                .as_ref()
+                .is_some_and(|r| Arc::ptr_eq(&r.conn, conn))
+            {
+                crate::iscsi::iscsi_drop_delayed_tm_rsp(&mut sn)
+            } else {
+                None
+            }
+        };
+        if let Some(tm_rsp) = tm_rsp {
+            crate::iscsi::rsp_cmnd_release(&tm_rsp);
+        }
+
         if !session.sn_lock.lock().pending_list.is_empty() {
             TRACE!(
                 TRACE_CONN_OC_DBG,
@@ -826,6 +891,10 @@ pub fn istrd_job(p: &Arc<IscsiThreadPool>) {
 
         let mut closed = false;
         let rc = process_read_io(&conn, &mut closed);
+
+        if !closed && conn.conn_tm_active.load(Ordering::Acquire) {
+            crate::conn::iscsi_check_tm_data_wait_timeouts(&conn, false);
+        }
 
         rd_list = p.rd_lock.lock_bh();
         if closed {

@@ -6,9 +6,9 @@
 //! Sessions: the port of `iscsi-scst/kernel/session.c` (procfs build): `ADD_SESSION` /
 //! `DEL_SESSION`, the SCST session behind each iSCSI session, reinstatement bookkeeping.
 //!
-//! Not ported yet: the procfs `sessions` listing (`session_seq_fops`, with the /proc tree) and
-//! the initial unit attention of a reinstated session (`scst_set_initial_UA`, with unit
-//! attentions in the datapath issues).
+//! A reinstated session starts with I_T NEXUS LOSS OCCURRED instead of POWER ON / RESET
+//! (`scst_set_initial_UA`). Not ported yet: the procfs `sessions` listing
+//! (`session_seq_fops`, with the /proc tree).
 #![doc(alias = "session.c")]
 
 use std::sync::atomic::AtomicU32;
@@ -133,6 +133,7 @@ pub fn __add_session(
 
     let mut g = target.target_mutex.lock();
 
+    let mut reinstatement = false;
     let err = (|| {
         if session_lookup(target, &g, info.sid).is_some() {
             PRINT_ERROR!("Attempt to add session with existing SID {:x}", info.sid);
@@ -185,6 +186,7 @@ pub fn __add_session(
         }
 
         if let Some(old) = old_sess {
+            reinstatement = true;
             TRACE_MGMT_DBG!(
                 "Reinstating sess {:?} with SID {:x} (old {:?}, SID {:x})",
                 new_sess,
@@ -208,6 +210,21 @@ pub fn __add_session(
         let mut g = target.target_mutex.lock();
         session_free(&new_sess, &mut g, false);
         return Err(e);
+    }
+    drop(g);
+
+    if reinstatement {
+        // target_mgmt_mutex keeps connections from being added to the new session after
+        // target_mutex was dropped, so the initial UA can be replaced without it. Not under
+        // target_mutex: that would make a circular dependency with scst_mutex, which the
+        // core holds when it calls back into the driver.
+        let scst = new_sess.scst_sess.lock().clone();
+        if let Some(s) = scst {
+            let (k, a, q) = scst_core::scst_const::SCST_LOAD_SENSE(
+                scst_core::scst_const::scst_sense_nexus_loss_UA,
+            );
+            scst_core::scst_lib::scst_set_initial_UA(&s, k, a, q);
+        }
     }
     Ok(())
 }

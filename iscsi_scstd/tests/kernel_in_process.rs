@@ -167,6 +167,12 @@ fn discovery_login_nop_logout_against_the_kernel_part() {
         .unwrap()
         .into_success()
         .unwrap();
+    // The first command of the new session gets the POWER ON / RESET unit attention
+    // (scst_alloc_add_tgt_dev()), as an initiator expects; the retry reaches the handler.
+    let tur = c.test_unit_ready(0).unwrap();
+    assert_eq!(tur.status, 2, "{tur:?}");
+    assert_eq!(tur.sense_key(), Some(0x06), "{tur:?}");
+    assert_eq!(tur.asc_ascq(), Some((0x29, 0)), "{tur:?}");
     let tur = c.test_unit_ready(0).unwrap();
     assert_eq!(tur.status, 2, "{tur:?}");
     assert_eq!(tur.sense_key(), Some(0x04), "{tur:?}");

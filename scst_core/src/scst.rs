@@ -12,7 +12,7 @@
 //! (`scst_tgt_template`, `scst_tgt`, `scst_session`, `scst_acg`, `scst_acg_dev`, `scst_acn`,
 //! the callbacks of target drivers and handlers, `scst_order_data`, `scst_tgt_dev`,
 //! `scst_cmd`, `scst_dev_type`, `scst_device`, `scst_cmd_threads`) with their inline
-//! accessors; `scst_mgmt_cmd` is a placeholder until task management is ported.
+//! accessors, and `scst_mgmt_cmd` (task management) with its accessors.
 //!
 //! A command's fields that only the thread processing it changes live in one mutex,
 //! [`ScstCmd::d`]; the accessors (`scst_cmd_get_*`/`scst_cmd_set_*`, named as in C) lock it
@@ -842,6 +842,8 @@ pub struct ScstSessLists {
     pub sess_cmd_list: List<Arc<ScstCmd>>,
     /// C `init_deferred_cmd_list`: commands that arrived while the session was initialising.
     pub init_deferred_cmd_list: List<Arc<ScstCmd>>,
+    /// C `init_deferred_mcmd_list`: management commands that arrived meanwhile.
+    pub init_deferred_mcmd_list: List<Arc<ScstMgmtCmd>>,
 }
 
 impl ScstSession {
@@ -1278,13 +1280,43 @@ impl Default for ScstOrderData {
     }
 }
 
+/// C `struct scst_tgt_dev_UA`: one unit attention queued for a nexus.
+#[doc(alias = "scst_tgt_dev_UA")]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(non_snake_case)] // the fields keep their C names
+pub struct ScstTgtDevUA {
+    /// C `global_UA`: queued to every nexus of the session (REPORTED LUNS DATA HAS
+    /// CHANGED); delivering it on one nexus frees the copies on the others.
+    pub global_UA: bool,
+    /// C `UA_valid_sense_len`.
+    pub UA_valid_sense_len: usize,
+    /// C `UA_sense_buffer`.
+    pub UA_sense_buffer: [u8; crate::scst_const::SCST_SENSE_BUFFERSIZE],
+}
+
 /// What C's `tgt_dev_lock` protects.
 #[derive(Debug)]
+#[allow(non_snake_case)] // UA_list keeps its C name
 pub struct ScstTgtDevLocked {
     /// C `tgt_dev_sense`: the sense saved for REQUEST SENSE.
     pub tgt_dev_sense: [u8; crate::scst_const::SCST_SENSE_BUFFERSIZE],
     /// C `tgt_dev_valid_sense_len`.
     pub tgt_dev_valid_sense_len: usize,
+    /// C `UA_list`: the unit attentions queued for the nexus, delivered first to last.
+    /// `SCST_TGT_DEV_UA_PENDING` in `tgt_dev_flags` is set while it is not empty.
+    pub UA_list: List<ScstTgtDevUA>,
+}
+
+/// What C's `dev_lock` of a device protects, as far as the port needs it: the device's
+/// nexuses for the readers on the command and task management paths (unit attentions,
+/// resets). C lets those readers walk `dev_tgt_dev_list` under `dev_lock`; the port's
+/// `dev_tgt_dev_list` belongs to `scst_mutex`, which a command thread must not take (a
+/// LUN removal holds it while it stops the nexus's threads), so the list is mirrored here,
+/// changed together with it.
+#[derive(Debug, Default)]
+pub struct ScstDevLocked {
+    /// C `dev_tgt_dev_list` (read side).
+    pub dev_tgt_dev_list: Vec<Arc<ScstTgtDev>>,
 }
 
 /// C `struct scst_tgt_dev`: one LUN as one session sees it (session × device).
@@ -1350,11 +1382,212 @@ impl fmt::Debug for ScstTgtDev {
     }
 }
 
-/// C `struct scst_mgmt_cmd`. Not ported yet (task management comes later).
-#[doc(alias = "scst_mgmt_cmd")]
+/// C `struct scst_rx_mgmt_params`: what a target driver passes to `scst_rx_mgmt_fn()`.
+#[doc(alias = "scst_rx_mgmt_params")]
+#[derive(Clone)]
+pub struct ScstRxMgmtParams {
+    /// C `fn`: the function (`SCST_ABORT_TASK` …).
+    pub fn_: crate::scst_const::TmFn,
+    /// C `tag`: for ABORT TASK, the tag of the command to abort.
+    pub tag: u64,
+    /// C `lun` with `lun_len`: the SAM LUN field.
+    pub lun: Vec<u8>,
+    /// C `cmd_sn`: the highest transport SN of the affected commands.
+    pub cmd_sn: u32,
+    /// C `atomic`.
+    pub atomic: bool,
+    /// C `tgt_priv`: the driver's data, handed back in `task_mgmt_fn_done()`.
+    pub tgt_priv: Option<TgtPriv>,
+    /// C `tag_set`.
+    pub tag_set: bool,
+    /// C `lun_set`.
+    pub lun_set: bool,
+    /// C `cmd_sn_set`.
+    pub cmd_sn_set: bool,
+}
+
+impl Default for ScstRxMgmtParams {
+    /// C `scst_rx_mgmt_params_init()`: everything zero (`fn` 0 is ABORT TASK).
+    fn default() -> Self {
+        Self {
+            fn_: crate::scst_const::SCST_ABORT_TASK,
+            tag: 0,
+            lun: Vec::new(),
+            cmd_sn: 0,
+            atomic: false,
+            tgt_priv: None,
+            tag_set: false,
+            lun_set: false,
+            cmd_sn_set: false,
+        }
+    }
+}
+
+impl fmt::Debug for ScstRxMgmtParams {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstRxMgmtParams")
+            .field("fn_", &self.fn_)
+            .field("tag", &self.tag)
+            .field("lun", &self.lun)
+            .field("cmd_sn", &self.cmd_sn)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The fields of `struct scst_mgmt_cmd` that C protects with `scst_mcmd_lock`: the state
+/// (changed there by the commands that finish) and the counters of affected commands.
 #[derive(Debug)]
+pub struct ScstMgmtCmdCounts {
+    /// C `state`: `SCST_MCMD_STATE_*`.
+    pub state: McmdState,
+    /// C `cmd_finish_wait_count`: commands to finish before the response is sent.
+    pub cmd_finish_wait_count: i32,
+    /// C `cmd_done_wait_count`: commands to be done (executed) first.
+    pub cmd_done_wait_count: i32,
+    /// C `completed_cmd_count`: aborted commands that had completed anyway.
+    pub completed_cmd_count: i32,
+}
+
+/// The fields of `struct scst_mgmt_cmd` only the task management thread changes.
+#[derive(Debug, Default)]
+pub struct ScstMgmtCmdData {
+    /// C `needs_unblocking`: devices to unblock at the end (device blocking is not ported;
+    /// kept for the structure).
+    pub needs_unblocking: bool,
+    /// C `scst_get_called`: `scst_get()` was called for the command.
+    pub scst_get_called: bool,
+    /// C `task_mgmt_fn_received_called`: the handler's `task_mgmt_fn_received()` was called.
+    pub task_mgmt_fn_received_called: bool,
+    /// C `cmd_to_abort`: ABORT TASK's command, found by tag (holds a command reference).
+    pub cmd_to_abort: Option<Arc<ScstCmd>>,
+    /// C `mcmd_tgt_dev`: the nexus, found by LUN or by tag.
+    pub mcmd_tgt_dev: Option<Arc<ScstTgtDev>>,
+}
+
+/// C `struct scst_mgmt_cmd_stub`: links a management command to a command it waits for
+/// (`cmd->mgmt_cmd_list`, under `scst_mcmd_lock`).
+#[doc(alias = "scst_mgmt_cmd_stub")]
+#[derive(Debug)]
+pub struct ScstMgmtCmdStub {
+    /// C `mcmd`.
+    pub mcmd: Arc<ScstMgmtCmd>,
+    /// C `done_counted`: counted in `cmd_done_wait_count`.
+    pub done_counted: bool,
+    /// C `finish_counted`: counted in `cmd_finish_wait_count`.
+    pub finish_counted: bool,
+}
+
+/// C `struct scst_mgmt_cmd`: a task management function on its way through `scsi_tm`.
+#[doc(alias = "scst_mgmt_cmd")]
 pub struct ScstMgmtCmd {
-    _not_yet: (),
+    /// C `sess`.
+    pub sess: Arc<ScstSession>,
+    /// C `fn`.
+    pub fn_: crate::scst_const::TmFn,
+    /// C `lun_set`.
+    pub lun_set: bool,
+    /// C `cmd_sn_set`.
+    pub cmd_sn_set: bool,
+    /// C `lun`.
+    pub lun: u64,
+    /// C `tag`.
+    pub tag: u64,
+    /// C `cmd_sn`: the affected commands' highest SN.
+    pub cmd_sn: u32,
+    /// C `status`: `SCST_MGMT_STATUS_*` (see [`scst_mgmt_cmd_set_status`]).
+    pub status: AtomicT,
+    /// C `mcmd_dropped`: the response is not to be sent (black hole).
+    pub mcmd_dropped: AtomicBool,
+    /// C `tgt_priv` (cleared when the function is done, as C).
+    pub tgt_priv: kemu::sync::Mutex<Option<TgtPriv>>,
+    /// C's `scst_mcmd_lock` fields.
+    pub mc: LockedBy<ScstMgmtCmdCounts>,
+    /// The task management thread's fields.
+    pub d: kemu::sync::Mutex<ScstMgmtCmdData>,
+    /// C `mgmt_cmd_list_entry` (an active, delayed or init deferred list).
+    pub(crate) mgmt_cmd_list_entry: AtomicListHandle,
+}
+
+impl ScstMgmtCmd {
+    /// C `scst_alloc_mgmt_cmd()` + `scst_pre_rx_mgmt_cmd()`'s initialisation: state INIT,
+    /// status SUCCESS.
+    pub(crate) fn new(
+        sess: &Arc<ScstSession>,
+        fn_: crate::scst_const::TmFn,
+        tgt_priv: Option<TgtPriv>,
+    ) -> Self {
+        Self {
+            sess: sess.clone(),
+            fn_,
+            lun_set: false,
+            cmd_sn_set: false,
+            lun: 0,
+            tag: 0,
+            cmd_sn: 0,
+            status: AtomicT::new(crate::scst_const::SCST_MGMT_STATUS_SUCCESS.0),
+            mcmd_dropped: AtomicBool::new(false),
+            tgt_priv: kemu::sync::Mutex::new(tgt_priv),
+            mc: LockedBy::new_spinlock(
+                &crate::scst_main::scst_mcmd_lock,
+                ScstMgmtCmdCounts {
+                    state: SCST_MCMD_STATE_INIT,
+                    cmd_finish_wait_count: 0,
+                    cmd_done_wait_count: 0,
+                    completed_cmd_count: 0,
+                },
+            ),
+            d: kemu::sync::Mutex::new(ScstMgmtCmdData::default()),
+            mgmt_cmd_list_entry: AtomicListHandle::new(),
+        }
+    }
+}
+
+impl fmt::Debug for ScstMgmtCmd {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScstMgmtCmd")
+            .field("fn_", &self.fn_)
+            .field("sess", &self.sess.initiator_name)
+            .field("lun", &self.lun)
+            .field("tag", &self.tag)
+            .finish_non_exhaustive()
+    }
+}
+
+/// C scst.h `scst_mgmt_cmd_get_tgt_priv()`.
+pub fn scst_mgmt_cmd_get_tgt_priv(mcmd: &ScstMgmtCmd) -> Option<TgtPriv> {
+    mcmd.tgt_priv.lock().clone()
+}
+
+/// C scst.h `scst_mgmt_cmd_set_tgt_priv()`.
+pub fn scst_mgmt_cmd_set_tgt_priv(mcmd: &ScstMgmtCmd, val: Option<TgtPriv>) {
+    *mcmd.tgt_priv.lock() = val;
+}
+
+/// C scst.h `scst_mgmt_cmd_get_status()`: `SCST_MGMT_STATUS_*`.
+pub fn scst_mgmt_cmd_get_status(mcmd: &ScstMgmtCmd) -> crate::scst_const::MgmtStatus {
+    crate::scst_const::MgmtStatus(kemu::atomic::atomic_read(&mcmd.status))
+}
+
+/// C scst.h `scst_mgmt_cmd_set_status()`: the first status other than SUCCESS stays (and
+/// RECEIVED_STAGE_COMPLETED is no final status).
+pub fn scst_mgmt_cmd_set_status(mcmd: &ScstMgmtCmd, status: crate::scst_const::MgmtStatus) {
+    if status != crate::scst_const::SCST_MGMT_STATUS_RECEIVED_STAGE_COMPLETED {
+        kemu::atomic::atomic_cmpxchg(
+            &mcmd.status,
+            crate::scst_const::SCST_MGMT_STATUS_SUCCESS.0,
+            status.0,
+        );
+    }
+}
+
+/// C scst.h `scst_mgmt_cmd_get_fn()`.
+pub fn scst_mgmt_cmd_get_fn(mcmd: &ScstMgmtCmd) -> crate::scst_const::TmFn {
+    mcmd.fn_
+}
+
+/// C scst.h `scst_mgmt_cmd_dropped()`: the response must not be sent.
+pub fn scst_mgmt_cmd_dropped(mcmd: &ScstMgmtCmd) -> bool {
+    mcmd.mcmd_dropped.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// C: the type of `cmd->scst_cmd_done`: how the executing handler reports completion.
@@ -1437,6 +1670,11 @@ pub struct ScstCmdData {
     pub retry: bool,
     /// C `double_ua_possible`.
     pub double_ua_possible: bool,
+    /// C `tgt_sn_set`: `tgt_sn` was set by the driver.
+    pub tgt_sn_set: bool,
+    /// C `ua_ignore`: the command carries a unit attention taken from the nexus's queue
+    /// (`scst_set_pending_UA()`); its sense is not checked again.
+    pub ua_ignore: bool,
     /// C `data_direction` (`SCST_DATA_*`).
     pub data_direction: i32,
     /// C `expected_data_direction`.
@@ -1555,6 +1793,9 @@ pub struct ScstCmd {
     pub(crate) cmd_list_entry: AtomicListHandle,
     /// C `sess_cmd_list_entry` (in `sess->sess_cmd_list`, under `sess_list_lock`).
     pub(crate) sess_cmd_list_entry: AtomicListHandle,
+    /// C `mgmt_cmd_list`: the management commands waiting for this command; protected by
+    /// `scst_mcmd_lock`.
+    pub mgmt_cmd_list: LockedBy<Vec<ScstMgmtCmdStub>>,
 }
 
 impl fmt::Debug for ScstCmd {
@@ -1739,7 +1980,9 @@ pub fn scst_cmd_get_tgt_sn(cmd: &ScstCmd) -> u32 {
 
 /// C scst.h `scst_cmd_set_tgt_sn()`.
 pub fn scst_cmd_set_tgt_sn(cmd: &ScstCmd, tgt_sn: u32) {
-    cmd.d.lock().tgt_sn = tgt_sn;
+    let mut d = cmd.d.lock();
+    d.tgt_sn = tgt_sn;
+    d.tgt_sn_set = true;
 }
 
 /// C scst.h `scst_cmd_set_tgt_need_alloc_data_buf()`: the driver's `tgt_alloc_data_buf()`
@@ -1865,10 +2108,13 @@ pub fn scst_cmd_get_is_send_status(cmd: &ScstCmd) -> bool {
     cmd.d.lock().is_send_status
 }
 
-/// C scst.h `scst_cmd_aborted_on_xmit()`: the command was aborted and its response must not
-/// be sent.
+/// C scst.h `scst_cmd_aborted_on_xmit()`: the command was aborted by its initiator, or by
+/// another one without having completed: its status is invalid and no response must be sent.
+/// `xmit_response()` must use it instead of [`scst_cmd_aborted`], so that a command aborted
+/// by another initiator delivers its status.
 pub fn scst_cmd_aborted_on_xmit(cmd: &ScstCmd) -> bool {
     kemu::atomic::test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags)
+        && !kemu::atomic::test_bit(SCST_CMD_ABORTED_OTHER, &cmd.cmd_flags)
 }
 
 /// C scst.h `scst_cmd_aborted()`.
@@ -2117,6 +2363,8 @@ pub struct ScstDevice {
     /// activity suspended); this copy of `handler`, written together with it by
     /// `scst_assign_dev_handler()`, is what the command path reads.
     pub handler_for_cmds: RwLock<Arc<ScstDevType>>,
+    /// C `dev_lock` (see [`ScstDevLocked`]).
+    pub dev_lock: SpinLock<ScstDevLocked>,
     /// C `reserved_by`: the session holding the SPC-2 reservation (RESERVE(6)/(10)); C
     /// protects it with `dev_lock` (`scst_res_lock()`), here this lock.
     pub reserved_by: SpinLock<Option<Weak<ScstSession>>>,
@@ -2237,6 +2485,7 @@ impl ScstDevice {
             reserved_by: SpinLock::new(None),
             dev_pr_mutex: kemu::sync::Mutex::new(ScstDevPr::new()),
             not_pr_supporting_tgt_devs_num: AtomicT::new(0),
+            dev_lock: SpinLock::new(ScstDevLocked::default()),
         }
     }
 }

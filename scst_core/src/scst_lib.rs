@@ -49,18 +49,21 @@ use crate::scst_mem::{
     sgv_check_allowed_mem, sgv_pool_alloc, sgv_pool_free, sgv_uncheck_allowed_mem,
     SGV_POOL_ALLOC_NO_CACHED, SGV_POOL_NO_ALLOC_ON_CACHE_MISS,
 };
-use kemu::atomic::{atomic_read, atomic_set};
+use crate::scst_priv::{SCST_SET_UA_FLAG_AT_HEAD, SCST_SET_UA_FLAG_GLOBAL};
+use kemu::atomic::{atomic_read, atomic_set, set_bit};
 use kemu::atomic::{test_and_set_bit, AtomicT, BitWord};
 use kemu::completion::complete_all;
 use kemu::kref::{kref_get, kref_put};
 use kemu::list::AtomicListHandle;
 use kemu::mm::{GFP_ATOMIC, GFP_KERNEL, PAGE_SIZE};
-use kemu::printk::TRACE_FLOW_CONTROL;
+use kemu::printk::{TRACE_FLOW_CONTROL, TRACE_MINOR};
 use kemu::scatterlist::{sg_copy_from_buffer, sg_copy_to_buffer, sg_total_len};
 use kemu::sync::SpinLock;
 use kemu::wait::wake_up_all;
 use kemu::PRINT_WARNING;
-use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE, TRACE_DBG, TRACE_MEM};
+use kemu::{
+    Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE, TRACE_DBG, TRACE_MEM, TRACE_MGMT_DBG,
+};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
@@ -278,8 +281,8 @@ fn __scst_acg_del_lun(
 }
 
 /// C `scst_acg_del_lun()`: removes LUN `lun` from `acg`; `EINVAL` if the group has no such
-/// LUN. Called with `scst_mutex` held. (The unit attention that
-/// `gen_report_luns_changed` asks for comes with unit attentions.)
+/// LUN; with `gen_report_luns_changed` the group's sessions get REPORTED LUNS DATA HAS
+/// CHANGED. Called with `scst_mutex` held.
 pub fn scst_acg_del_lun(
     g: &mut ScstMutexGuard<'_>,
     acg: &Arc<ScstAcg>,
@@ -291,10 +294,7 @@ pub fn scst_acg_del_lun(
         return Err(Errno::EINVAL);
     }
     if gen_report_luns_changed {
-        TRACE_DBG!(
-            "REPORTED LUNS DATA HAS CHANGED for group {} (not yet)",
-            acg.acg_name
-        );
+        scst_report_luns_changed(g, acg);
     }
     Ok(())
 }
@@ -1422,6 +1422,8 @@ pub fn scst_alloc_cmd(sess: &Arc<ScstSession>, cdb: &[u8]) -> Result<Arc<ScstCmd
         cmd_aca_allowed: false,
         retry: false,
         double_ua_possible: false,
+        ua_ignore: false,
+        tgt_sn_set: false,
         data_direction: SCST_DATA_UNKNOWN,
         expected_data_direction: SCST_DATA_UNKNOWN,
         expected_transfer_len_full: 0,
@@ -1479,6 +1481,10 @@ pub fn scst_alloc_cmd(sess: &Arc<ScstSession>, cdb: &[u8]) -> Result<Arc<ScstCmd
         d: kemu::sync::Mutex::new(d),
         cmd_list_entry: AtomicListHandle::new(),
         sess_cmd_list_entry: AtomicListHandle::new(),
+        mgmt_cmd_list: kemu::sync::LockedBy::new_spinlock(
+            &crate::scst_main::scst_mcmd_lock,
+            Vec::new(),
+        ),
     });
     // C scst_pre_init_cmd(): `cmd->state = SCST_CMD_STATE_INIT_WAIT` (reported to the trace
     // hook like every other assignment).
@@ -1723,9 +1729,9 @@ pub fn scst_tgt_dev_stop_threads(tgt_dev: &Arc<ScstTgtDev>) {
 
 /// C `scst_alloc_add_tgt_dev()`: the nexus of `sess` with the LUN `acg_dev`: its SN state,
 /// its threads, the handler's `attach_tgt()`, and its place in the device's list and the
-/// session's hash, its persistent-reservation registration (`scst_pr_init_tgt_dev()`).
-/// Called with `scst_mutex` held. (C also queues the POWER ON / RESET unit attention and sets
-/// up ALUA state; those come with their subsystems.)
+/// session's hash, its persistent-reservation registration (`scst_pr_init_tgt_dev()`) and
+/// the POWER ON / RESET unit attention it starts with. Called with `scst_mutex` held. (C
+/// also sets up ALUA state; that comes with its subsystem.)
 pub fn scst_alloc_add_tgt_dev(
     g: &mut ScstMutexGuard<'_>,
     sess: &Arc<ScstSession>,
@@ -1773,6 +1779,7 @@ pub fn scst_alloc_add_tgt_dev(
         tgt_dev_lock: SpinLock::new(ScstTgtDevLocked {
             tgt_dev_sense: [0; SCST_SENSE_BUFFERSIZE],
             tgt_dev_valid_sense_len: 0,
+            UA_list: kemu::list::List::new(),
         }),
         dh_priv: kemu::sync::RwLock::new(None),
         pools: None,
@@ -1792,6 +1799,15 @@ pub fn scst_alloc_add_tgt_dev(
         scst_sgv_pool_use_dma(&mut tgt_dev);
     }
     let tgt_dev = Arc::new(tgt_dev);
+    // Every new nexus starts with POWER ON, RESET OR BUS DEVICE RESET OCCURRED (the only
+    // user of the nexus yet, so its lock is taken only for form).
+    {
+        let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reset_UA);
+        let sl = scst_set_sense(&mut sense_buffer, dev.d_sense.load(SeqCst), k, a, q);
+        let mut l = tgt_dev.tgt_dev_lock.lock_bh();
+        scst_alloc_set_UA(&tgt_dev, &mut l, &sense_buffer[..sl], 0);
+    }
     if acg_black_hole {
         kemu::atomic::set_bit(crate::scst::SCST_TGT_DEV_BLACK_HOLE, &tgt_dev.tgt_dev_flags);
     }
@@ -1840,11 +1856,15 @@ pub fn scst_alloc_add_tgt_dev(
         );
         scst_tgt_dev_stop_threads(&tgt_dev);
         pr_undo(&tgt_dev);
+        scst_free_all_UA(&tgt_dev, &mut tgt_dev.tgt_dev_lock.lock_bh());
         return Err(crate::scst_main::errno_from_neg(res));
     }
 
+    let mut dl = dev.dev_lock.lock_bh();
     let h = dev.dev_tgt_dev_list.access_mut(g).add_tail(tgt_dev.clone());
     tgt_dev.dev_tgt_dev_list_entry.set(h);
+    dl.dev_tgt_dev_list.push(tgt_dev.clone());
+    drop(dl);
     let mut l = sess.sess_tgt_dev_list.write();
     let h = l[SESS_TGT_DEV_LIST_HASH_FN(tgt_dev.lun)].add_tail(tgt_dev.clone());
     tgt_dev.sess_tgt_dev_list_entry.set(h);
@@ -1856,9 +1876,12 @@ pub fn scst_alloc_add_tgt_dev(
 /// reservation and PR binding, calls the handler's `detach_tgt()` and stops its threads. Called with `scst_mutex` held.
 pub fn scst_free_tgt_dev(g: &mut ScstMutexGuard<'_>, tgt_dev: &Arc<ScstTgtDev>) {
     let dev = &tgt_dev.dev;
+    let mut dl = dev.dev_lock.lock_bh();
     if let Some(h) = tgt_dev.dev_tgt_dev_list_entry.take() {
         dev.dev_tgt_dev_list.access_mut(g).del(h);
     }
+    dl.dev_tgt_dev_list.retain(|t| !Arc::ptr_eq(t, tgt_dev));
+    drop(dl);
     if let Some(h) = tgt_dev.sess_tgt_dev_list_entry.take() {
         tgt_dev.sess.sess_tgt_dev_list.write()[SESS_TGT_DEV_LIST_HASH_FN(tgt_dev.lun)].del(h);
     }
@@ -1874,6 +1897,7 @@ pub fn scst_free_tgt_dev(g: &mut ScstMutexGuard<'_>, tgt_dev: &Arc<ScstTgtDev>) 
     }
     scst_clear_reservation(tgt_dev);
     crate::scst_pres::scst_pr_clear_tgt_dev(tgt_dev);
+    scst_free_all_UA(tgt_dev, &mut tgt_dev.tgt_dev_lock.lock_bh());
     let handler = dev.handler.access(g).clone();
     TRACE_DBG!("Calling dev handler's detach_tgt({:?})", tgt_dev);
     handler.ops.detach_tgt(tgt_dev);
@@ -1929,6 +1953,618 @@ pub fn scst_sess_free_tgt_devs(g: &mut ScstMutexGuard<'_>, sess: &Arc<ScstSessio
         .collect();
     for tgt_dev in &all {
         scst_free_tgt_dev(g, tgt_dev);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unit attentions: the per-nexus queue (`tgt_dev->UA_list` under `tgt_dev_lock`)
+// ---------------------------------------------------------------------------------------------
+
+/// C `scst_set_cmd_error_sense()`: CHECK CONDITION with the given sense.
+pub fn scst_set_cmd_error_sense_locked(d: &mut ScstCmdData, sense: &[u8]) -> i32 {
+    let res = scst_set_cmd_error_status_locked(d, SAM_STAT_CHECK_CONDITION);
+    if res != 0 {
+        return res;
+    }
+    scst_alloc_set_sense_locked(d, sense)
+}
+
+/// C `scst_set_cmd_error_sense()`.
+pub fn scst_set_cmd_error_sense(cmd: &ScstCmd, sense: &[u8]) -> i32 {
+    scst_set_cmd_error_sense_locked(&mut cmd.d.lock(), sense)
+}
+
+/// C `scst_is_ua_global()`: whether the unit attention concerns the whole session (only
+/// REPORTED LUNS DATA HAS CHANGED; [`scst_requeue_ua`] must agree).
+pub fn scst_is_ua_global(sense: &[u8]) -> bool {
+    let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reported_luns_data_changed);
+    scst_analyze_sense(sense, SCST_SENSE_ALL_VALID, k, a, q)
+}
+
+/// C `scst_alloc_set_UA()`: queues a new unit attention for the nexus (at the head with
+/// `SCST_SET_UA_FLAG_AT_HEAD`). Called under `tgt_dev_lock` (`l`), except when the nexus
+/// has only one user.
+#[allow(non_snake_case)]
+pub fn scst_alloc_set_UA(tgt_dev: &ScstTgtDev, l: &mut ScstTgtDevLocked, sense: &[u8], flags: i32) {
+    let global_UA = flags & SCST_SET_UA_FLAG_GLOBAL != 0;
+    TRACE_MGMT_DBG!(
+        "Queuing new {}UA ({:x}:{:x}:{:x}, d_sense {}) to tgt_dev (dev {}, initiator {})",
+        if global_UA { "global " } else { "" },
+        sense.get(2).copied().unwrap_or(0),
+        sense.get(12).copied().unwrap_or(0),
+        sense.get(13).copied().unwrap_or(0),
+        tgt_dev.dev.d_sense.load(SeqCst),
+        tgt_dev.dev.virt_name,
+        tgt_dev.sess.initiator_name
+    );
+    let mut sense_len = sense.len();
+    if sense_len > SCST_SENSE_BUFFERSIZE {
+        PRINT_WARNING!(
+            "Sense truncated (needed {}), shall you increase SCST_SENSE_BUFFERSIZE?",
+            sense_len
+        );
+        sense_len = SCST_SENSE_BUFFERSIZE;
+    }
+    let mut ua = ScstTgtDevUA {
+        global_UA,
+        UA_valid_sense_len: sense_len,
+        UA_sense_buffer: [0; SCST_SENSE_BUFFERSIZE],
+    };
+    ua.UA_sense_buffer[..sense_len].copy_from_slice(&sense[..sense_len]);
+
+    set_bit(SCST_TGT_DEV_UA_PENDING, &tgt_dev.tgt_dev_flags);
+
+    if flags & SCST_SET_UA_FLAG_AT_HEAD != 0 {
+        l.UA_list.add(ua);
+    } else {
+        l.UA_list.add_tail(ua);
+    }
+}
+
+/// C `__scst_check_set_UA()`: queues the unit attention unless the nexus already has the
+/// same one queued. `tgt_dev_lock` (`l`) held.
+#[allow(non_snake_case)]
+pub fn __scst_check_set_UA(
+    tgt_dev: &ScstTgtDev,
+    l: &mut ScstTgtDevLocked,
+    sense: &[u8],
+    flags: i32,
+) {
+    let len = sense.len().min(SCST_SENSE_BUFFERSIZE);
+    let sense = &sense[..len];
+    if l.UA_list
+        .iter()
+        .any(|(_, ua)| ua.UA_sense_buffer[..len] == *sense)
+    {
+        TRACE_DBG!(
+            "UA already exists (dev {}, initiator {})",
+            tgt_dev.dev.virt_name,
+            tgt_dev.sess.initiator_name
+        );
+        return;
+    }
+    scst_alloc_set_UA(tgt_dev, l, sense, flags);
+}
+
+/// C `scst_check_set_UA()`: [`__scst_check_set_UA`] under the nexus's `tgt_dev_lock`.
+#[allow(non_snake_case)]
+pub fn scst_check_set_UA(tgt_dev: &ScstTgtDev, sense: &[u8], flags: i32) {
+    let mut l = tgt_dev.tgt_dev_lock.lock_bh();
+    __scst_check_set_UA(tgt_dev, &mut l, sense, flags);
+}
+
+/// C `scst_dev_check_set_local_UA()`: queues the unit attention for every nexus of the
+/// device except the one of `exclude` (the command that caused it). C calls it under
+/// `dev_lock`; `tgt_devs` is the list read under it.
+#[allow(non_snake_case)]
+pub fn scst_dev_check_set_local_UA(
+    tgt_devs: &[Arc<ScstTgtDev>],
+    exclude: Option<&ScstCmd>,
+    sense: &[u8],
+) {
+    let exclude_tgt_dev = exclude.and_then(|c| c.d.lock().tgt_dev.clone());
+    for tgt_dev in tgt_devs {
+        if exclude_tgt_dev
+            .as_ref()
+            .is_some_and(|e| Arc::ptr_eq(e, tgt_dev))
+        {
+            continue;
+        }
+        scst_check_set_UA(tgt_dev, sense, 0);
+    }
+}
+
+/// C `__scst_dev_check_set_UA()`: a unit attention for the device's other nexuses; a reset
+/// one (ASC 29h) first resets the device (`scst_process_reset()`: aborts its commands).
+/// Returns true if `scst_unblock_aborted_cmds()` must then be called. C calls it under
+/// `dev_lock`; `tgt_devs` is the list read under it.
+#[allow(non_snake_case)]
+pub fn __scst_dev_check_set_UA(
+    dev: &Arc<ScstDevice>,
+    tgt_devs: &[Arc<ScstTgtDev>],
+    exclude: Option<&Arc<ScstCmd>>,
+    sense: &[u8],
+) -> bool {
+    let mut res = false;
+    TRACE_MGMT_DBG!("Processing UA dev {}", dev.virt_name);
+    // Check for reset UA.
+    if scst_analyze_sense(sense, SCST_SENSE_ASC_VALID, 0, SCST_SENSE_ASC_UA_RESET, 0) {
+        scst_process_reset(
+            dev,
+            tgt_devs,
+            exclude.map(|c| c.sess.clone()).as_ref(),
+            exclude,
+            None,
+            false,
+        );
+        res = true;
+    }
+    scst_dev_check_set_local_UA(tgt_devs, exclude.map(|c| &**c), sense);
+    res
+}
+
+/// C `scst_dev_check_set_UA()`: [`__scst_dev_check_set_UA`] under the device's lock, then
+/// the aborted commands are released.
+#[allow(non_snake_case)]
+pub fn scst_dev_check_set_UA(dev: &Arc<ScstDevice>, exclude: Option<&Arc<ScstCmd>>, sense: &[u8]) {
+    let l = dev.dev_lock.lock_bh();
+    let rc = __scst_dev_check_set_UA(dev, &l.dev_tgt_dev_list, exclude, sense);
+    drop(l);
+    if rc {
+        crate::scst_targ::scst_unblock_aborted_cmds(None, None, Some(dev), None);
+    }
+}
+
+/// C `scst_process_reset()`: a reset of `dev`: the SPC-2 reservation goes, every command
+/// of the device (but `exclude_cmd`) is aborted for `mcmd` (commands of other sessions than
+/// `originator` as "aborted by another initiator"), and with `set_ua` the other nexuses get
+/// POWER ON, RESET OR BUS DEVICE RESET OCCURRED. C calls it under `dev_lock`; `tgt_devs`
+/// is the list read under it. `scst_unblock_aborted_cmds()` must be called afterwards.
+pub fn scst_process_reset(
+    dev: &Arc<ScstDevice>,
+    tgt_devs: &[Arc<ScstTgtDev>],
+    originator: Option<&Arc<ScstSession>>,
+    exclude_cmd: Option<&Arc<ScstCmd>>,
+    mcmd: Option<&Arc<ScstMgmtCmd>>,
+    set_ua: bool,
+) {
+    // Clear the RESERVE'ation, if any. There is no need to send RELEASE, since the device is
+    // going to be reset (and that might be dangerous from a RESET function).
+    crate::scst_priv::scst_clear_dev_reservation(&mut dev.reserved_by.lock_bh());
+
+    dev.dev_double_ua_possible.store(true, SeqCst);
+
+    for tgt_dev in tgt_devs {
+        let sess = &tgt_dev.sess;
+        // C deliberately keeps the queued unit attentions and the saved sense here: SAM does
+        // not require clearing them, and important events would be lost.
+        let l = sess.sess_list_lock.lock_irq();
+        TRACE_DBG!("Searching in sess cmd list (sess={})", sess.initiator_name);
+        let cmds: Vec<Arc<ScstCmd>> = l.sess_cmd_list.iter().map(|(_, c)| c.clone()).collect();
+        for cmd in cmds {
+            if exclude_cmd.is_some_and(|e| Arc::ptr_eq(e, &cmd)) {
+                continue;
+            }
+            let matches = {
+                let d = cmd.d.lock();
+                match &d.tgt_dev {
+                    Some(t) => Arc::ptr_eq(t, tgt_dev),
+                    None => d.lun == tgt_dev.lun,
+                }
+            };
+            if matches {
+                let other = originator.is_none_or(|o| !Arc::ptr_eq(o, sess));
+                crate::scst_targ::scst_abort_cmd(&cmd, mcmd, other, false);
+            }
+        }
+        drop(l);
+    }
+
+    // All affected commands are aborted first; ACA (scst_clear_aca()) is not ported.
+
+    if set_ua {
+        let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reset_UA);
+        let sl = scst_set_sense(&mut sense_buffer, dev.d_sense.load(SeqCst), k, a, q);
+        // Setting the UA while aborted commands still run may let one of them take it; that
+        // is detected and the UA requeued, but meanwhile later, not aborted commands may
+        // "leak" through, so the UA arrives a few commands late. With commands executing in
+        // parallel the order of UA delivery cannot be controlled anyway.
+        scst_dev_check_set_local_UA(tgt_devs, exclude_cmd.map(|c| &**c), &sense_buffer[..sl]);
+    }
+}
+
+/// C `scst_tgt_dev_del_free_UA()`: removes one unit attention; the pending bit goes with
+/// the last. `tgt_dev_lock` (`l`) held.
+#[allow(non_snake_case)]
+pub fn scst_tgt_dev_del_free_UA(
+    tgt_dev: &ScstTgtDev,
+    l: &mut ScstTgtDevLocked,
+    ua: kemu::list::ListHandle,
+) {
+    l.UA_list.del(ua);
+    if l.UA_list.is_empty() {
+        kemu::atomic::clear_bit(SCST_TGT_DEV_UA_PENDING, &tgt_dev.tgt_dev_flags);
+    }
+}
+
+/// C `scst_free_all_UA()`: drops every queued unit attention. Under `tgt_dev_lock` (`l`) or
+/// when the nexus is unused.
+#[allow(non_snake_case)]
+pub fn scst_free_all_UA(tgt_dev: &ScstTgtDev, l: &mut ScstTgtDevLocked) {
+    while l.UA_list.pop_front().is_some() {
+        TRACE_MGMT_DBG!("Clearing UA for tgt_dev LUN {}", tgt_dev.lun);
+    }
+    kemu::atomic::clear_bit(SCST_TGT_DEV_UA_PENDING, &tgt_dev.tgt_dev_flags);
+}
+
+/// C `scst_nexus_loss()`: with `queue_ua`, I_T NEXUS LOSS OCCURRED goes to the head of the
+/// nexus's unit attentions. C expects `scst_mutex` held.
+pub fn scst_nexus_loss(tgt_dev: &ScstTgtDev, queue_ua: bool) {
+    if queue_ua {
+        let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_nexus_loss_UA);
+        let sl = scst_set_sense(&mut sense_buffer, tgt_dev.dev.d_sense.load(SeqCst), k, a, q);
+        scst_check_set_UA(tgt_dev, &sense_buffer[..sl], SCST_SET_UA_FLAG_AT_HEAD);
+    }
+}
+
+/// The nexuses of a session in the order of its hash, which is the fixed order in which
+/// C takes all their `tgt_dev_lock`s for a global unit attention.
+pub(crate) fn scst_sess_tgt_devs(sess: &ScstSession) -> Vec<Arc<ScstTgtDev>> {
+    sess.sess_tgt_dev_list
+        .read()
+        .iter()
+        .flat_map(|l| l.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// C `scst_set_pending_UA()` with the command's data (`d`) locked: delivers the first queued
+/// unit attention of the command's nexus, either as the command's CHECK CONDITION (`buf`
+/// None) or into `buf` (REQUEST SENSE; the length goes to the `usize`). 0 if one was
+/// delivered, -1 if none (or the command is being aborted). Delivering a global unit
+/// attention frees its copies on the session's other nexuses, so it takes every
+/// `tgt_dev_lock` of the session, in the fixed order of the session's hash.
+#[allow(non_snake_case)]
+pub fn scst_set_pending_UA_locked(
+    cmd: &ScstCmd,
+    d: &mut ScstCmdData,
+    buf: Option<(&mut [u8], &mut usize)>,
+) -> i32 {
+    // Recheck to sync with setting SCST_CMD_ABORTED in scst_abort_cmd(): no UA for a command
+    // being aborted, or it could be missed by a legitimate command while being requeued.
+    kemu::atomic::smp_mb();
+    if kemu::atomic::test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+        TRACE_MGMT_DBG!("Not set pending UA for aborted cmd");
+        return -1;
+    }
+    let Some(tgt_dev) = d.tgt_dev.clone() else {
+        return -1;
+    };
+    let sess = &cmd.sess;
+
+    // The command keeps activity from being suspended, so the session's nexus list may be
+    // read without more protection; it is read up front, the locks below borrow from it.
+    let all_tgt_devs = scst_sess_tgt_devs(sess);
+    let mut own = Some(tgt_dev.tgt_dev_lock.lock_bh());
+    let mut all: Vec<(
+        &Arc<ScstTgtDev>,
+        kemu::sync::SpinLockGuard<'_, ScstTgtDevLocked>,
+    )> = Vec::new();
+    let mut own_idx = 0;
+    let mut first = true;
+    loop {
+        let l: &mut ScstTgtDevLocked = match own.as_mut() {
+            Some(g) => g,
+            None => &mut all[own_idx].1,
+        };
+        // The UA list could be cleared behind us, so retest.
+        let Some((_, ua)) = l.UA_list.first() else {
+            TRACE_DBG!("SCST_TGT_DEV_UA_PENDING set, but UA_list empty");
+            return -1;
+        };
+        TRACE_MGMT_DBG!(
+            "Setting pending UA (dev {}, initiator {})",
+            tgt_dev.dev.virt_name,
+            sess.initiator_name
+        );
+        if ua.global_UA && first {
+            TRACE_MGMT_DBG!("Global UA detected");
+            own = None;
+            own_idx = match all_tgt_devs.iter().position(|t| Arc::ptr_eq(t, &tgt_dev)) {
+                Some(i) => i,
+                None => {
+                    // The nexus is not in the session's list any more: deliver it alone.
+                    own = Some(tgt_dev.tgt_dev_lock.lock_bh());
+                    first = false;
+                    continue;
+                }
+            };
+            for t in &all_tgt_devs {
+                all.push((t, t.tgt_dev_lock.lock_bh()));
+            }
+            first = false;
+            continue;
+        }
+        break;
+    }
+
+    let l: &mut ScstTgtDevLocked = match own.as_mut() {
+        Some(g) => g,
+        None => &mut all[own_idx].1,
+    };
+    let Some((h, ua)) = l.UA_list.first().map(|(h, u)| (h, u.clone())) else {
+        return -1;
+    };
+    let sense = &ua.UA_sense_buffer[..ua.UA_valid_sense_len];
+    match buf {
+        None => {
+            if scst_set_cmd_error_sense_locked(d, sense) != 0 {
+                return 0;
+            }
+        }
+        Some((buf, size)) => {
+            if ua.UA_valid_sense_len > buf.len() {
+                TRACE!(
+                    TRACE_MINOR,
+                    "{}: Being returned UA truncated to size {} (needed {})",
+                    d.op_name,
+                    buf.len(),
+                    ua.UA_valid_sense_len
+                );
+            }
+            let n = buf.len().min(ua.UA_valid_sense_len);
+            buf[..n].copy_from_slice(&sense[..n]);
+            *size = n;
+        }
+    }
+    d.ua_ignore = true;
+    l.UA_list.del(h);
+
+    if ua.global_UA {
+        for (t, g) in all.iter_mut() {
+            let found = g
+                .UA_list
+                .iter()
+                .find(|(_, u)| u.global_UA && u.UA_sense_buffer == ua.UA_sense_buffer)
+                .map(|(h, _)| h);
+            if let Some(h) = found {
+                TRACE_MGMT_DBG!("Freeing not needed global UA");
+                scst_tgt_dev_del_free_UA(t, g, h);
+            }
+        }
+    }
+
+    let l: &mut ScstTgtDevLocked = match own.as_mut() {
+        Some(g) => g,
+        None => &mut all[own_idx].1,
+    };
+    if l.UA_list.is_empty() {
+        kemu::atomic::clear_bit(SCST_TGT_DEV_UA_PENDING, &tgt_dev.tgt_dev_flags);
+    }
+    // Released in the reverse order.
+    while all.pop().is_some() {}
+    0
+}
+
+/// C `scst_set_pending_UA()`: [`scst_set_pending_UA_locked`] for a command whose data is
+/// not locked by the caller.
+#[allow(non_snake_case)]
+pub fn scst_set_pending_UA(cmd: &ScstCmd, buf: Option<(&mut [u8], &mut usize)>) -> i32 {
+    let mut d = cmd.d.lock();
+    scst_set_pending_UA_locked(cmd, &mut d, buf)
+}
+
+/// C `scst_set_initial_UA()`: replaces the POWER ON / RESET unit attention every new nexus
+/// of the session starts with by `key`/`asc`/`ascq` (for drivers that report a different
+/// initial event).
+#[allow(non_snake_case)]
+pub fn scst_set_initial_UA(sess: &ScstSession, key: u8, asc: u8, ascq: u8) {
+    TRACE_MGMT_DBG!(
+        "Setting for sess {} initial UA {:x}/{:x}/{:x}",
+        sess.initiator_name,
+        key,
+        asc,
+        ascq
+    );
+    // To protect sess_tgt_dev_list.
+    let _g = scst_mutex.lock();
+    for tgt_dev in scst_sess_tgt_devs(sess) {
+        let mut l = tgt_dev.tgt_dev_lock.lock_bh();
+        let d_sense = tgt_dev.dev.d_sense.load(SeqCst);
+        match l.UA_list.first().map(|(h, _)| h) {
+            Some(h) => {
+                let Some(ua) = l.UA_list.get_mut(h) else {
+                    continue;
+                };
+                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reset_UA);
+                if scst_analyze_sense(
+                    &ua.UA_sense_buffer[..ua.UA_valid_sense_len],
+                    SCST_SENSE_ALL_VALID,
+                    k,
+                    a,
+                    q,
+                ) {
+                    ua.UA_valid_sense_len =
+                        scst_set_sense(&mut ua.UA_sense_buffer, d_sense, key, asc, ascq);
+                } else {
+                    PRINT_ERROR!("The first UA isn't RESET UA");
+                }
+            }
+            None => PRINT_ERROR!("There's no RESET UA to replace"),
+        }
+    }
+}
+
+/// C `scst_gen_aen_or_ua()`: reports an event to the nexus's initiator as an AEN if the
+/// target driver can deliver one, otherwise queues it as a unit attention.
+pub fn scst_gen_aen_or_ua(tgt_dev: &ScstTgtDev, key: u8, asc: u8, ascq: u8) {
+    let sess = &tgt_dev.sess;
+    let tgtt = &sess.tgt.tgtt;
+    if atomic_read(&sess.init_phase) != SCST_SESS_IPH_READY
+        || atomic_read(&sess.shut_phase) != SCST_SESS_SPH_READY
+    {
+        return;
+    }
+    let d_sense = tgt_dev.dev.d_sense.load(SeqCst);
+    let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+    let sl = scst_set_sense(&mut sense_buffer, d_sense, key, asc, ascq);
+    let aen = ScstAen {
+        event_fn: SCST_AEN_SCSI,
+        lun: tgt_dev.lun,
+        aen_sense: sense_buffer[..sl].to_vec(),
+    };
+    TRACE_DBG!("Calling target's {} report_aen()", tgtt.name);
+    let rc = tgtt.ops.report_aen(&aen);
+    TRACE_DBG!("Target's {} report_aen() returned {}", tgtt.name, rc);
+    if rc == SCST_AEN_RES_SUCCESS {
+        return;
+    }
+    TRACE_MGMT_DBG!("AEN not supported, queueing plain UA");
+    scst_check_set_UA(tgt_dev, &sense_buffer[..sl], 0);
+}
+
+/// C `scst_capacity_data_changed()`: the device's capacity changed: CAPACITY DATA HAS
+/// CHANGED for every nexus of a disk. Called under no locks.
+pub fn scst_capacity_data_changed(dev: &ScstDevice) {
+    if dev.type_ != TYPE_DISK {
+        TRACE_MGMT_DBG!(
+            "Device type {} isn't for CAPACITY DATA CHANGED UA",
+            dev.type_
+        );
+        return;
+    }
+    TRACE_MGMT_DBG!("CAPACITY DATA CHANGED (dev {})", dev.virt_name);
+    let g = scst_mutex.lock();
+    let tgt_devs: Vec<_> = dev
+        .dev_tgt_dev_list
+        .access(&g)
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    for tgt_dev in &tgt_devs {
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_capacity_data_changed);
+        scst_gen_aen_or_ua(tgt_dev, k, a, q);
+    }
+    drop(g);
+}
+
+/// C `scst_is_report_luns_changed_type()`: the peripheral types that get REPORTED LUNS
+/// DATA HAS CHANGED.
+fn scst_is_report_luns_changed_type(type_: i32) -> bool {
+    matches!(
+        type_,
+        TYPE_DISK
+            | TYPE_TAPE
+            | TYPE_PRINTER
+            | TYPE_PROCESSOR
+            | TYPE_WORM
+            | TYPE_ROM
+            | TYPE_SCANNER
+            | TYPE_MOD
+            | TYPE_MEDIUM_CHANGER
+            | TYPE_RAID
+            | TYPE_ENCLOSURE
+    )
+}
+
+/// C `scst_queue_report_luns_changed_UA()`: queues REPORTED LUNS DATA HAS CHANGED as a global
+/// unit attention on every nexus of the session, with all their `tgt_dev_lock`s held (in the
+/// session's hash order). C expects `scst_mutex` held; the session's nexus list has its own
+/// lock here.
+#[allow(non_snake_case)]
+pub fn scst_queue_report_luns_changed_UA(sess: &ScstSession, flags: i32) {
+    TRACE_MGMT_DBG!(
+        "Queueing REPORTED LUNS DATA CHANGED UA (sess {})",
+        sess.initiator_name
+    );
+    let tgt_devs = scst_sess_tgt_devs(sess);
+    let mut guards: Vec<_> = tgt_devs.iter().map(|t| t.tgt_dev_lock.lock_bh()).collect();
+    for (tgt_dev, l) in tgt_devs.iter().zip(guards.iter_mut()) {
+        if !scst_is_report_luns_changed_type(tgt_dev.dev.type_) {
+            continue;
+        }
+        let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reported_luns_data_changed);
+        let sl = scst_set_sense(&mut sense_buffer, tgt_dev.dev.d_sense.load(SeqCst), k, a, q);
+        __scst_check_set_UA(
+            tgt_dev,
+            l,
+            &sense_buffer[..sl],
+            flags | SCST_SET_UA_FLAG_GLOBAL,
+        );
+    }
+    while guards.pop().is_some() {}
+}
+
+/// C `scst_report_luns_changed_sess()`: REPORTED LUNS DATA HAS CHANGED for one ready
+/// session, as an AEN if the driver delivers one, else as a unit attention.
+fn scst_report_luns_changed_sess(sess: &ScstSession) {
+    if atomic_read(&sess.init_phase) != SCST_SESS_IPH_READY
+        || atomic_read(&sess.shut_phase) != SCST_SESS_SPH_READY
+    {
+        return;
+    }
+    TRACE_DBG!("REPORTED LUNS DATA CHANGED (sess {})", sess.initiator_name);
+    let (lun, d_sense) = scst_sess_tgt_devs(sess)
+        .iter()
+        .find(|t| scst_is_report_luns_changed_type(t.dev.type_))
+        .map_or((0, false), |t| (t.lun, t.dev.d_sense.load(SeqCst)));
+    let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+    let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reported_luns_data_changed);
+    let sl = scst_set_sense(&mut sense_buffer, d_sense, k, a, q);
+    let aen = ScstAen {
+        event_fn: SCST_AEN_SCSI,
+        lun,
+        aen_sense: sense_buffer[..sl].to_vec(),
+    };
+    let tgtt = &sess.tgt.tgtt;
+    TRACE_DBG!("Calling target's {} report_aen()", tgtt.name);
+    let rc = tgtt.ops.report_aen(&aen);
+    TRACE_DBG!("Target's {} report_aen() returned {}", tgtt.name, rc);
+    if rc == SCST_AEN_RES_SUCCESS {
+        return;
+    }
+    scst_queue_report_luns_changed_UA(sess, 0);
+}
+
+/// C `scst_report_luns_changed()`: REPORTED LUNS DATA HAS CHANGED for every session of the
+/// group. Called with `scst_mutex` held (C: and activity suspended).
+pub fn scst_report_luns_changed(g: &ScstMutexGuard<'_>, acg: &ScstAcg) {
+    TRACE_DBG!("REPORTED LUNS DATA CHANGED (acg {})", acg.acg_name);
+    for (_, sess) in acg.acg_sess_list.access(g).iter() {
+        scst_report_luns_changed_sess(sess);
+    }
+}
+
+/// C `scst_requeue_ua()`: a command carrying a unit attention failed to deliver it; the unit
+/// attention goes back to the head of the queue (`buf` None: the command's own sense).
+pub fn scst_requeue_ua(cmd: &ScstCmd, buf: Option<&[u8]>) {
+    let d = cmd.d.lock();
+    match buf {
+        Some(b) => scst_requeue_ua_locked(&cmd.sess, &d, b),
+        None => {
+            let sense = d
+                .sense
+                .as_ref()
+                .map(|s| s[..d.sense_valid_len.min(s.len())].to_vec())
+                .unwrap_or_default();
+            scst_requeue_ua_locked(&cmd.sess, &d, &sense);
+        }
+    }
+}
+
+/// C `scst_requeue_ua()` with the command's data (`d`) locked and the sense given. C takes
+/// `scst_mutex` around the global case to protect the session's nexus list, which has its
+/// own lock here (and a command thread must not take `scst_mutex`).
+pub fn scst_requeue_ua_locked(sess: &ScstSession, d: &ScstCmdData, sense: &[u8]) {
+    let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reported_luns_data_changed);
+    if scst_analyze_sense(sense, SCST_SENSE_ALL_VALID, k, a, q) {
+        TRACE_MGMT_DBG!("Requeuing REPORTED LUNS DATA CHANGED UA for delivery failed cmd");
+        scst_queue_report_luns_changed_UA(sess, SCST_SET_UA_FLAG_AT_HEAD);
+    } else if let Some(tgt_dev) = &d.tgt_dev {
+        TRACE_MGMT_DBG!("Requeuing UA for delivery failed cmd");
+        scst_check_set_UA(tgt_dev, sense, SCST_SET_UA_FLAG_AT_HEAD);
     }
 }
 

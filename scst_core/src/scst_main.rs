@@ -8,7 +8,7 @@
 //! pools, and the module init/exit (`init_scst()`/`exit_scst()`).
 //!
 //! The `scstd*` threads and the per-device / per-nexus pools run commands
-//! (`scst_targ::scst_cmd_thread`); `scsi_tm` waits for task management, which comes later.
+//! (`scst_targ::scst_cmd_thread`); `scsi_tm` runs task management.
 //! `scst_suspend_activity()`/`scst_resume_activity()`, which C calls around device and LUN
 //! changes, are not ported yet: commands hold activity (`scst_get()`/`scst_put()`,
 //! [`scst_cmd_count`]) so that suspension can be added on top.

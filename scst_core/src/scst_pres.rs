@@ -79,7 +79,6 @@ pub fn scst_pr_get_dir() -> PathBuf {
 /// Queues the unit attention `key`/`asc`/`ascq` for the nexus `tgt_dev` (C:
 /// `scst_set_sense()` + `scst_check_set_UA(tgt_dev, ua, sizeof(ua), 0)`).
 pub fn scst_pr_queue_ua(tgt_dev: &Arc<ScstTgtDev>, key: u8, asc: u8, ascq: u8) {
-    // unit attentions: wired to scst_check_set_UA() when scst_lib has it
     TRACE_PR!(
         "Queueing UA [{:x} {:x} {:x}]: tgt_dev {:?}",
         key,
@@ -87,6 +86,14 @@ pub fn scst_pr_queue_ua(tgt_dev: &Arc<ScstTgtDev>, key: u8, asc: u8, ascq: u8) {
         ascq,
         tgt_dev
     );
+    let mut ua = [0u8; crate::scst_const::SCST_STANDARD_SENSE_LEN];
+    let d_sense = tgt_dev
+        .dev
+        .d_sense
+        .load(std::sync::atomic::Ordering::SeqCst);
+    crate::scst_lib::scst_set_sense(&mut ua, d_sense, key, asc, ascq);
+    // C passes sizeof(ua), the whole standard-length buffer.
+    crate::scst_lib::scst_check_set_UA(tgt_dev, &ua, 0);
 }
 
 /// A target port as `__scst_pr_register()` with ALL_TG_PT sees it: C walks
@@ -2202,8 +2209,16 @@ mod tests {
             scst_unregister_virtual_device(id);
         }
 
+        /// A session whose LUN 0 has delivered its POWER ON / RESET unit attention (the
+        /// first command of a new nexus gets it, `scst_alloc_add_tgt_dev`).
         fn session(&self, ini: &str) -> Arc<ScstSession> {
-            scst_register_session(&self.tgt, false, ini, None, None).unwrap()
+            let sess = scst_register_session(&self.tgt, false, ini, None, None).unwrap();
+            let r = self.cmd(&sess, &[TEST_UNIT_READY, 0, 0, 0, 0, 0], &[]);
+            if r.status != SAM_STAT_GOOD {
+                assert_eq!(r.status, SAM_STAT_CHECK_CONDITION);
+                assert_eq!((r.sense[2] & 0x0f, r.sense[12]), (UNIT_ATTENTION, 0x29));
+            }
+            sess
         }
 
         /// Sends `cdb` (with `out` as its data if it is a PR OUT) and waits for the response.
@@ -2440,6 +2455,16 @@ mod tests {
             SAM_STAT_RESERVATION_CONFLICT
         );
         assert_eq!(s.cmd(&a, &WRITE10, &[]).status, SAM_STAT_GOOD);
+        // B's next command that passes the reservation check gets REGISTRATIONS PREEMPTED
+        // (06/2A/05, scst_pr_send_ua_reg() from the preemption), once.
+        let r = s.cmd(&b, &[TEST_UNIT_READY, 0, 0, 0, 0, 0], &[]);
+        assert_eq!(r.status, SAM_STAT_CHECK_CONDITION);
+        assert_eq!(
+            (r.sense[2] & 0x0f, r.sense[12], r.sense[13]),
+            (UNIT_ATTENTION, 0x2A, 0x05)
+        );
+        let r = s.cmd(&b, &[TEST_UNIT_READY, 0, 0, 0, 0, 0], &[]);
+        assert_eq!(r.status, SAM_STAT_GOOD);
         // B is no longer registered.
         let r = s.pr_out(&b, PR_RELEASE, TYPE_WRITE_EXCLUSIVE, 0xb, 0, 0);
         assert_eq!(r.status, SAM_STAT_RESERVATION_CONFLICT);
@@ -2456,6 +2481,21 @@ mod tests {
         // CLEAR removes everything.
         assert_eq!(s.pr_out(&a, PR_CLEAR, 0, 0xa, 0, 0).status, SAM_STAT_GOOD);
         assert_eq!(s.read_keys(&a).1, Vec::<u64>::new());
+        // B was preempted again (REGISTRATIONS PREEMPTED); its unit attentions are reported
+        // one per command, then its commands run.
+        let mut uas = Vec::new();
+        for _ in 0..4 {
+            let r = s.cmd(&b, &[TEST_UNIT_READY, 0, 0, 0, 0, 0], &[]);
+            if r.status == SAM_STAT_GOOD {
+                break;
+            }
+            assert_eq!(
+                (r.status, r.sense[2] & 0x0f),
+                (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION)
+            );
+            uas.push((r.sense[12], r.sense[13]));
+        }
+        assert!(uas.contains(&(0x2A, 0x05)), "{uas:x?}");
         assert_eq!(s.cmd(&b, &WRITE10, &[]).status, SAM_STAT_GOOD);
         for x in [a, b] {
             scst_unregister_session(&x, true, None);

@@ -139,3 +139,16 @@ pub fn scst_reserve_dev(
 pub fn scst_clear_dev_reservation(reserved_by: &mut Option<std::sync::Weak<ScstSession>>) {
     *reserved_by = None;
 }
+
+/// C scst_priv.h `SCST_SET_UA_FLAG_AT_HEAD`: queue the unit attention before the others
+/// (a requeued one whose delivery failed).
+pub const SCST_SET_UA_FLAG_AT_HEAD: i32 = 1;
+/// C scst_priv.h `SCST_SET_UA_FLAG_GLOBAL`: the unit attention concerns the whole session
+/// (see `ScstTgtDevUA::global_UA`).
+pub const SCST_SET_UA_FLAG_GLOBAL: i32 = 2;
+
+/// C scst_priv.h `scst_sn_before()`: whether SN `seq1` comes before `seq2` (serial number
+/// arithmetic).
+pub fn scst_sn_before(seq1: u32, seq2: u32) -> bool {
+    seq1.wrapping_sub(seq2) & 0x8000_0000 != 0
+}

@@ -21,9 +21,9 @@
 //! `isspace()` characters. The /proc tree itself (the PDE entries, reads, FUSE) comes later.
 //!
 //! Deviations, all documented in docs/PORTING.md: activity is not suspended around the
-//! commands (`scst_suspend_activity` is not ported yet; `scst_mutex` is taken as in C); the
-//! unit attentions C queues (REPORTED LUNS DATA HAS CHANGED, INQUIRY DATA HAS CHANGED) and
-//! `scst_check_reassign_sessions()` come with unit attentions; a missing LUN in
+//! commands (`scst_suspend_activity` is not ported yet; `scst_mutex` is taken as in C);
+//! `scst_check_reassign_sessions()` is not ported (no session moves between groups); a
+//! missing LUN in
 //! `add`/`replace` is `EINVAL` (C reads the byte after the string, which maps LUN 0);
 //! `add_group` with an empty name is `EINVAL` (C fails later, creating the proc directory);
 //! `rename_group` is `EOPNOTSUPP` after C's checks (a group's name is immutable in the port).
@@ -418,17 +418,29 @@ pub fn scst_proc_groups_devices_write(acg_name: &str, buf: &str) -> Result<(), E
     scst_acg_add_lun(&mut g, &acg, &dev, virt_lun, read_only)?;
 
     if action == GroupAction::Add {
-        TRACE_MGMT_DBG!(
-            "REPORTED LUNS DATA HAS CHANGED for group {} (comes with unit attentions)",
-            acg.acg_name
-        );
+        crate::scst_lib::scst_report_luns_changed(&g, &acg);
     }
     if dev_replaced {
-        TRACE_MGMT_DBG!(
-            "INQUIRY DATA HAS CHANGED for LUN {} of group {} (comes with unit attentions)",
-            virt_lun,
-            acg.acg_name
-        );
+        let tgt_devs: Vec<_> = dev
+            .dev_tgt_dev_list
+            .access(&g)
+            .iter()
+            .filter(|(_, t)| {
+                t.lun == virt_lun
+                    && t.acg_dev
+                        .acg
+                        .upgrade()
+                        .is_some_and(|a| Arc::ptr_eq(&a, &acg))
+            })
+            .map(|(_, t)| t.clone())
+            .collect();
+        for tgt_dev in &tgt_devs {
+            TRACE_MGMT_DBG!("INQUIRY DATA HAS CHANGED on tgt_dev {:?}", tgt_dev);
+            let (k, a, q) = crate::scst_const::SCST_LOAD_SENSE(
+                crate::scst_const::scst_sense_inquiry_data_changed,
+            );
+            crate::scst_lib::scst_gen_aen_or_ua(tgt_dev, k, a, q);
+        }
     }
     Ok(())
 }
@@ -503,7 +515,7 @@ pub fn scst_proc_groups_names_write(acg_name: &str, buf: &str) -> Result<(), Err
             for acn in &acns {
                 scst_del_free_acn(&mut g, acn, false);
             }
-            TRACE_DBG!("scst_check_reassign_sessions() comes with unit attentions");
+            TRACE_DBG!("scst_check_reassign_sessions() is not ported");
             Ok(())
         }
         GroupAction::Replace => unreachable!("not an action of names"),

@@ -9,7 +9,7 @@
 //! `scst_cmd_init_done()`, the `SCST_CMD_STATE_*` state machine driven by
 //! `scst_process_active_cmd()`, SN ordering, local execution (REPORT LUNS, REQUEST SENSE),
 //! `scst_tgt_cmd_done()` — and the command threads (`scstd<n>`, the devices' and nexuses'
-//! pools, `scst_initd`) that run it; `scsi_tm` waits for task management.
+//! pools, `scst_initd`) that run it; task management (`scst_rx_mgmt_fn()`, run by `scsi_tm`).
 //!
 //! Execution contexts: `SCST_CONTEXT_DIRECT(_ATOMIC)` continue on the caller's thread,
 //! `SCST_CONTEXT_THREAD` queues the command on its pool (`cmd_threads`: the global pool
@@ -30,6 +30,11 @@ use crate::scst_lib::{
     scst_set_invalid_field_in_cdb_locked, scst_set_resp_data_len_locked, scst_set_sense,
     scst_unpack_lun, scst_with_buf_full_sense_locked, scst_with_buf_locked,
 };
+use crate::scst_lib::{
+    scst_analyze_sense, scst_dev_check_set_UA, scst_dev_check_set_local_UA, scst_is_ua_sense,
+    scst_requeue_ua, scst_requeue_ua_locked, scst_set_pending_UA, scst_set_pending_UA_locked,
+    scst_tgt_dev_del_free_UA,
+};
 use crate::scst_main::{
     scst_init_cmd_list_waitQ, scst_init_lock, scst_mcmd_lock, scst_mgmt_cmd_list_waitQ,
     scst_mgmt_lock, scst_mgmt_waitQ, scst_mutex, scst_null_devtype, scst_trace_flag as TRACE_FLAG,
@@ -38,7 +43,7 @@ use crate::scst_main::{
 use crate::scst_priv::{
     __scst_cmd_get, __scst_cmd_put, scst_clear_dev_reservation, scst_dev_reserved, scst_get,
     scst_is_not_reservation_holder, scst_is_not_reservation_holder_locked, scst_put,
-    scst_reserve_dev, scst_sess_get, scst_sess_put, SCST_MAX_TGT_DEV_COMMANDS,
+    scst_reserve_dev, scst_sess_get, scst_sess_put, scst_sn_before, SCST_MAX_TGT_DEV_COMMANDS,
 };
 use kemu::atomic::{
     atomic_dec, atomic_dec_and_test, atomic_inc, atomic_inc_return, atomic_read, atomic_set,
@@ -158,7 +163,8 @@ fn test_mgmt_cmd_list(l: &ScstMcmdLists) -> bool {
 }
 
 /// C `scst_tm_thread()` (`scsi_tm`): waits on `scst_mgmt_cmd_list_waitQ` under
-/// `scst_mcmd_lock` for task management commands (`scst_process_mgmt_cmd()`, later).
+/// `scst_mcmd_lock` for task management commands and runs them
+/// (`scst_process_mgmt_cmd()`), the lock dropped around each.
 pub fn scst_tm_thread() -> i32 {
     PRINT_INFO!("Task management thread started");
     set_user_nice(&current(), -10);
@@ -166,9 +172,24 @@ pub fn scst_tm_thread() -> i32 {
     let mut l = scst_mcmd_lock.lock_irq();
     while !kthread_should_stop() {
         wait_event_locked(&scst_mgmt_cmd_list_waitQ, &mut l, |l| test_mgmt_cmd_list(l));
-        // scst_process_mgmt_cmd() comes with task management.
+        while let Some(mcmd) = l.scst_active_mgmt_cmd_list.pop_front() {
+            TRACE_MGMT_DBG!("Deleting mgmt cmd {:?} from active cmd list", mcmd);
+            mcmd.mgmt_cmd_list_entry.take();
+            let rc = kemu::sync::SpinLockGuard::unlocked(&mut l, || scst_process_mgmt_cmd(&mcmd));
+            if rc > 0 {
+                // Activity suspension (the delayed list) is not ported: back to the head.
+                TRACE_MGMT_DBG!("Adding mgmt cmd {:?} to head of active mgmt cmd list", mcmd);
+                let h = l.scst_active_mgmt_cmd_list.add(mcmd.clone());
+                mcmd.mgmt_cmd_list_entry.set(h);
+            }
+        }
     }
+    // Stopped only on module unload, when the list must be empty.
+    let empty = l.scst_active_mgmt_cmd_list.is_empty();
     drop(l);
+    if !empty {
+        PRINT_CRIT_ERROR!("scst_active_mgmt_cmd_list is not empty on stop");
+    }
 
     PRINT_INFO!("Task management thread finished");
     0
@@ -707,11 +728,29 @@ fn scst_parse_cmd(cmd: &Arc<ScstCmd>) -> i32 {
         .is_some_and(|t| kemu::atomic::test_bit(SCST_TGT_DEV_BLACK_HOLE, &t.tgt_dev_flags));
     drop(d);
     if black_hole {
-        // Aborting black-holed commands comes with task management (scst_abort_cmd()).
-        TRACE_MGMT_DBG!(
-            "Black hole command of initiator {}",
-            cmd.sess.initiator_name
-        );
+        let t = {
+            let g = scst_mutex.lock();
+            cmd.sess
+                .acg
+                .access(&g)
+                .as_ref()
+                .map_or(SCST_ACG_BLACK_HOLE_NONE, |a| {
+                    atomic_read(&a.acg_black_hole_type)
+                })
+        };
+        let dir = cmd.d.lock().data_direction;
+        let abort = match t {
+            SCST_ACG_BLACK_HOLE_CMD | SCST_ACG_BLACK_HOLE_ALL => true,
+            SCST_ACG_BLACK_HOLE_DATA_CMD | SCST_ACG_BLACK_HOLE_DATA_MCMD => dir != SCST_DATA_NONE,
+            _ => false,
+        };
+        if abort {
+            TRACE_MGMT_DBG!(
+                "Black hole: aborting cmd (initiator {})",
+                cmd.sess.initiator_name
+            );
+            scst_abort_cmd(cmd, None, false, false);
+        }
     }
     res
 }
@@ -1281,15 +1320,45 @@ fn scst_report_luns_local(cmd: &Arc<ScstCmd>) -> i32 {
             }
         }
         d.completed = true;
-        // C clears a pending REPORTED LUNS DATA HAS CHANGED unit attention of every nexus of
-        // the session here; unit attentions come later.
+    }
+    // Clear a left REPORTED LUNS DATA HAS CHANGED unit attention, if any: this answer is the
+    // new data. The command keeps activity from being suspended, so the session's nexus list
+    // may be read without more protection.
+    let tgt_devs: Vec<_> = cmd
+        .sess
+        .sess_tgt_dev_list
+        .read()
+        .iter()
+        .flat_map(|l| l.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>())
+        .collect();
+    for tgt_dev in &tgt_devs {
+        let mut l = tgt_dev.tgt_dev_lock.lock_bh();
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_reported_luns_data_changed);
+        let found = l
+            .UA_list
+            .iter()
+            .find(|(_, ua)| {
+                scst_analyze_sense(
+                    &ua.UA_sense_buffer[..ua.UA_valid_sense_len],
+                    SCST_SENSE_ALL_VALID,
+                    k,
+                    a,
+                    q,
+                )
+            })
+            .map(|(h, _)| h);
+        if let Some(h) = found {
+            TRACE_DBG!("Freeing not needed REPORTED LUNS DATA CHANGED UA");
+            scst_tgt_dev_del_free_UA(tgt_dev, &mut l, h);
+        }
     }
     scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
     SCST_EXEC_COMPLETED
 }
 
-/// C `scst_request_sense_local()`: REQUEST SENSE answered from the sense the nexus saved
-/// (converted to the format the CDB asks for); without saved sense the handler answers.
+/// C `scst_request_sense_local()`: REQUEST SENSE answered from the sense the nexus saved, or
+/// else from its first pending unit attention (converted to the format the CDB asks for);
+/// without either the handler answers.
 fn scst_request_sense_local(cmd: &Arc<ScstCmd>) -> i32 {
     let Some(tgt_dev) = cmd.d.lock().tgt_dev.clone() else {
         return SCST_EXEC_NOT_COMPLETED;
@@ -1302,10 +1371,32 @@ fn scst_request_sense_local(cmd: &Arc<ScstCmd>) -> i32 {
         d.driver_status = 0;
         let mut l = tgt_dev.tgt_dev_lock.lock_bh();
         if l.tgt_dev_valid_sense_len == 0 {
-            // C also turns a pending unit attention into the answer here; unit attentions
-            // come later. Nothing saved: the handler answers (NO SENSE).
-            return SCST_EXEC_NOT_COMPLETED;
+            if test_bit(SCST_TGT_DEV_UA_PENDING, &tgt_dev.tgt_dev_flags) {
+                // Without saved sense, a pending unit attention is the answer.
+                drop(l);
+                let mut buf = [0u8; SCST_SENSE_BUFFERSIZE];
+                let mut size = 0usize;
+                let rc = scst_set_pending_UA_locked(cmd, &mut d, Some((&mut buf, &mut size)));
+                l = tgt_dev.tgt_dev_lock.lock_bh();
+                if rc == 0 {
+                    if l.tgt_dev_valid_sense_len == 0 {
+                        l.tgt_dev_valid_sense_len = size;
+                        l.tgt_dev_sense[..size].copy_from_slice(&buf[..size]);
+                    } else {
+                        // Some UA data may be lost here if the UA is bigger than the saved
+                        // sense buffer.
+                        drop(l);
+                        scst_requeue_ua_locked(&cmd.sess, &d, &buf[..size]);
+                        l = tgt_dev.tgt_dev_lock.lock_bh();
+                    }
+                }
+            }
+            if l.tgt_dev_valid_sense_len == 0 {
+                // Nothing saved: the handler answers (NO SENSE).
+                return SCST_EXEC_NOT_COMPLETED;
+            }
         }
+        TRACE!(TRACE_SCSI, "{}: Returning stored/UA sense", d.op_name);
         let desc = cdb_byte(&d, 1) & 1 != 0;
         let saved = l.tgt_dev_sense;
         let saved_len = l.tgt_dev_valid_sense_len;
@@ -1941,8 +2032,9 @@ fn scst_real_exec(cmd: &Arc<ScstCmd>) -> i32 {
 }
 
 /// C `__scst_check_local_events()`: the checks just before execution: an aborted command
-/// stops (-1); reservation conflicts (and, once ported, pending unit attentions) complete it
-/// with their status (1); 0 lets it execute.
+/// stops (-1); a reservation conflict completes it with RESERVATION CONFLICT and a pending
+/// unit attention of the nexus with CHECK CONDITION (1; not for commands with `SCST_SKIP_UA`:
+/// INQUIRY, REPORT LUNS, REQUEST SENSE …); 0 lets it execute.
 pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, preempt_tests_only: bool) -> i32 {
     {
         let mut d = cmd.d.lock();
@@ -1991,8 +2083,22 @@ pub fn __scst_check_local_events(cmd: &Arc<ScstCmd>, preempt_tests_only: bool) -
         TRACE_MGMT_DBG!("ABORTED set, aborting cmd");
         return -1;
     }
-    // The pending unit attention (SCST_TGT_DEV_UA_PENDING, scst_set_pending_UA()) comes here
-    // with unit attentions.
+    let (ua_pending, skip_ua) = {
+        let d = cmd.d.lock();
+        (
+            d.tgt_dev
+                .as_ref()
+                .is_some_and(|t| test_bit(SCST_TGT_DEV_UA_PENDING, &t.tgt_dev_flags)),
+            d.op_flags & SCST_SKIP_UA != 0,
+        )
+    };
+    if ua_pending && !skip_ua && scst_set_pending_UA(cmd, None) == 0 {
+        // out_complete
+        if !cmd.d.lock().completed {
+            PRINT_CRIT_ERROR!("A command with a unit attention is not completed");
+        }
+        return 1;
+    }
     0
 }
 
@@ -2273,7 +2379,7 @@ fn scst_exec_check_blocking(active_cmd: &mut Arc<ScstCmd>) -> i32 {
 
 /// C `scst_exec_check_sn()` (state EXEC_CHECK_SN): a command whose SN has not come yet is
 /// deferred on `deferred_cmd_list` (HEAD OF QUEUE commands never wait); otherwise it goes to
-/// execution. (ACA handling comes with task management.)
+/// execution. (ACA handling is not ported.)
 fn scst_exec_check_sn(active_cmd: &mut Arc<ScstCmd>) -> i32 {
     let cmd = active_cmd.clone();
     let (internal, queue_type, order_data) = {
@@ -2328,12 +2434,57 @@ fn scst_exec_check_sn(active_cmd: &mut Arc<ScstCmd>) -> i32 {
     scst_exec_check_blocking(active_cmd)
 }
 
-/// C `scst_check_sense()`: unit attention side effects of the sense a command got
-/// (double reset UA retry, propagation to the device's other nexuses). Unit attentions come
-/// later; only the double-UA flag of the device is kept as C keeps it.
+/// C `scst_check_sense()`: unit attention side effects of the sense a command got: a unit
+/// attention from the device is passed on to the device's other nexuses (a reset one resets
+/// the device first), and a reset unit attention that may be the second of a double reset is
+/// retried (1: the command restarts at LOCAL_EXEC). A unit attention taken from the nexus's
+/// own queue (`ua_ignore`) is not looked at again.
 fn scst_check_sense(cmd: &Arc<ScstCmd>) -> i32 {
-    let d = cmd.d.lock();
+    let mut d = cmd.d.lock();
+    if d.ua_ignore {
+        TRACE!(TRACE_SCSI, "Local UA sense {:02x?}", d.sense.as_deref());
+        return 0;
+    }
+    // C's DID_RESET handling concerns pass-through devices (scsi_dev) only.
+    if d.status == SAM_STAT_CHECK_CONDITION && scst_sense_valid(d.sense.as_deref()) {
+        let sense = d
+            .sense
+            .as_ref()
+            .map(|s| s[..d.sense_valid_len.min(s.len())].to_vec())
+            .unwrap_or_default();
+        TRACE!(TRACE_SCSI, "cmd with valid sense received: {:02x?}", sense);
+        // Check Unit Attention Sense Key.
+        if scst_is_ua_sense(&sense) {
+            if scst_analyze_sense(&sense, SCST_SENSE_ASC_VALID, 0, SCST_SENSE_ASC_UA_RESET, 0)
+                && d.double_ua_possible
+            {
+                TRACE_DBG!("Double UA detected, retrying cmd (tag {})", d.tag);
+                d.status = 0;
+                d.msg_status = 0;
+                d.host_status = DID_OK;
+                d.driver_status = 0;
+                d.completed = false;
+                d.sense = None;
+                d.sense_valid_len = 0;
+                if d.data_direction & SCST_DATA_WRITE != 0 {
+                    scst_set_write_len(&mut d);
+                }
+                d.data_direction = d.dbl_ua_orig_data_direction;
+                d.resp_data_len = d.dbl_ua_orig_resp_data_len;
+                scst_set_cmd_state(cmd, SCST_CMD_STATE_LOCAL_EXEC);
+                d.retry = true;
+                return 1;
+            }
+            let dev = d.dev.clone();
+            drop(d);
+            if let Some(dev) = dev {
+                scst_dev_check_set_UA(&dev, Some(cmd), &sense);
+            }
+            d = cmd.d.lock();
+        }
+    }
     if d.double_ua_possible && d.op_flags & SCST_SKIP_UA == 0 {
+        TRACE_DBG!("Clearing dbl_ua_possible flag");
         if let Some(dev) = &d.dev {
             dev.dev_double_ua_possible.store(false, SeqCst);
         }
@@ -2369,8 +2520,9 @@ fn scst_check_auto_sense(cmd: &Arc<ScstCmd>) -> bool {
             }
             DID_RESET => {}
             DID_ABORT | DID_NO_CONNECT | DID_TIME_OUT | DID_NEXUS_FAILURE => {
-                // scst_abort_cmd() comes with task management.
-                set_bit(SCST_CMD_ABORTED, &cmd.cmd_flags);
+                drop(d);
+                scst_abort_cmd(cmd, None, false, false);
+                return false;
             }
             DID_MEDIUM_ERROR => {
                 let e = if d.data_direction & SCST_DATA_WRITE != 0 {
@@ -2450,22 +2602,30 @@ fn scst_pre_dev_done(cmd: &Arc<ScstCmd>) -> i32 {
 }
 
 /// C `scst_mode_select_checks()` (state MODE_SELECT_CHECKS): after a good MODE SELECT or LOG
-/// SELECT, C queues MODE (or LOG) PARAMETERS CHANGED for the device's other nexuses
-/// (`scst_dev_check_set_local_UA()`, with unit attentions); then DEV_DONE.
+/// SELECT, MODE (or LOG) PARAMETERS CHANGED is queued for the device's other nexuses
+/// (`scst_dev_check_set_local_UA()`); then DEV_DONE.
 fn scst_mode_select_checks(cmd: &Arc<ScstCmd>) -> i32 {
     {
         let d = cmd.d.lock();
         if d.status == SAM_STAT_GOOD {
             let op = cdb_byte(&d, 0);
             if op == MODE_SELECT || op == MODE_SELECT_10 || op == LOG_SELECT {
-                let d_sense = d.dev.as_ref().is_some_and(|x| x.d_sense.load(SeqCst));
-                let mut sense = [0u8; SCST_STANDARD_SENSE_LEN];
-                let q = if op == LOG_SELECT { 0x02 } else { 0x01 };
-                let _sl = scst_set_sense(&mut sense, d_sense, UNIT_ATTENTION, 0x2a, q);
-                TRACE_DBG!(
-                    "Setting the SELECT UA (lun={}) comes with unit attentions",
+                TRACE!(
+                    TRACE_SCSI,
+                    "MODE/LOG SELECT succeeded, setting the SELECT UA (lun={})",
                     d.lun
                 );
+                let dev = d.dev.clone();
+                drop(d);
+                if let Some(dev) = dev {
+                    let d_sense = dev.d_sense.load(SeqCst);
+                    let mut sense = [0u8; SCST_STANDARD_SENSE_LEN];
+                    let q = if op == LOG_SELECT { 0x02 } else { 0x01 };
+                    let sl = scst_set_sense(&mut sense, d_sense, UNIT_ATTENTION, 0x2a, q);
+                    let l = dev.dev_lock.lock_bh();
+                    scst_dev_check_set_local_UA(&l.dev_tgt_dev_list, Some(cmd), &sense[..sl]);
+                    drop(l);
+                }
             }
         }
     }
@@ -2506,7 +2666,7 @@ fn scst_dev_done(cmd: &Arc<ScstCmd>) -> i32 {
     }
     scst_set_cmd_state(cmd, state);
 
-    // C: scst_check_unblock_dev() — device blocking comes with task management.
+    // C: scst_check_unblock_dev() — device blocking is not ported.
     let (inc, order_data, internal) = {
         let d = cmd.d.lock();
         (
@@ -2526,25 +2686,30 @@ fn scst_dev_done(cmd: &Arc<ScstCmd>) -> i32 {
     SCST_CMD_STATE_RES_CONT_SAME
 }
 
-/// C `scst_xmit_process_aborted_cmd()`: an aborted command answers TASK ABORTED (aborted by
-/// another initiator on a TAS device) or nothing.
+/// C `scst_xmit_process_aborted_cmd()`: an aborted command is done (task management is
+/// told); aborted by another initiator, a completed one returns its result, a TAS device
+/// answers TASK ABORTED, otherwise it is dropped like one aborted by its own initiator. The
+/// response still goes to `xmit_response()`, where the driver sees
+/// `scst_cmd_aborted_on_xmit()` and sends nothing.
 fn scst_xmit_process_aborted_cmd(cmd: &Arc<ScstCmd>) {
+    TRACE_MGMT_DBG!("Aborted cmd done (cmd_ref {})", atomic_read(&cmd.cmd_ref));
+    scst_done_cmd_mgmt(cmd);
     let mut d = cmd.d.lock();
     if test_bit(SCST_CMD_ABORTED_OTHER, &cmd.cmd_flags) {
         if d.completed {
             // Completed: returning its result is fine.
             return;
         }
+        // For not yet initialised commands the device can be unknown here.
         if test_bit(SCST_CMD_DEVICE_TAS, &cmd.cmd_flags) {
             TRACE_MGMT_DBG!("Flag ABORTED OTHER set, returning TASK ABORTED");
             scst_set_cmd_error_status_locked(&mut d, SAM_STAT_TASK_ABORTED);
         } else {
             TRACE_MGMT_DBG!("Flag ABORTED OTHER set, aborting without delivery or notification");
-            set_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags);
+            // A possible UA needs no requeue: it would have been delivered by the
+            // "completed" branch above.
+            kemu::atomic::clear_bit(SCST_CMD_ABORTED_OTHER, &cmd.cmd_flags);
         }
-    } else {
-        TRACE_MGMT_DBG!("Aborting without delivery or notification");
-        set_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags);
     }
 }
 
@@ -2555,7 +2720,7 @@ fn scst_pre_xmit_response2(cmd: &Arc<ScstCmd>) -> i32 {
         scst_xmit_process_aborted_cmd(cmd);
     }
     // CHECK CONDITION with a tgt_dev: C's scst_process_check_condition() handles ACA and
-    // QErr, which come with task management.
+    // QErr, which are not ported.
     if test_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags) {
         TRACE_MGMT_DBG!("Flag NO_RESP set, skipping");
         scst_set_cmd_state(cmd, SCST_CMD_STATE_FINISHED);
@@ -2690,7 +2855,20 @@ pub fn scst_tgt_cmd_done(cmd: &Arc<ScstCmd>, pref_context: ScstExecContext) {
 /// command's own reference goes (the last put frees it).
 fn scst_finish_cmd(cmd: &Arc<ScstCmd>) -> i32 {
     let sess = &cmd.sess;
-    // A failed delivery of a unit attention would requeue it here (unit attentions later).
+    let requeue = {
+        let d = cmd.d.lock();
+        d.delivery_status != SCST_CMD_DELIVERY_SUCCESS
+            && d.tgt_dev.is_some()
+            && d.status == SAM_STAT_CHECK_CONDITION
+            && d.sense
+                .as_ref()
+                .is_some_and(|s| scst_is_ua_sense(&s[..d.sense_valid_len.min(s.len())]))
+    };
+    if requeue {
+        // This UA delivery failed, so it must be requeued (C needs a thread for a global
+        // one; here every context may take the locks).
+        scst_requeue_ua(cmd, None);
+    }
     atomic_dec(&sess.sess_cmd_count);
     let mut l = sess.sess_list_lock.lock_irq();
     if let Some(h) = cmd.sess_cmd_list_entry.take() {
@@ -2699,7 +2877,9 @@ fn scst_finish_cmd(cmd: &Arc<ScstCmd>) -> i32 {
     // Under sess_list_lock to sync with scst_abort_cmd() without a barrier.
     cmd.finished.store(true, SeqCst);
     drop(l);
-    // An aborted command reports to task management here (scst_finish_cmd_mgmt(), later).
+    if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+        scst_finish_cmd_mgmt(cmd);
+    }
     __scst_cmd_put(cmd);
     SCST_CMD_STATE_RES_CONT_NEXT
 }
@@ -2918,7 +3098,7 @@ fn __scst_init_cmd(cmd: &Arc<ScstCmd>) -> i32 {
         scst_pre_parse(cmd);
         {
             let mut d = cmd.d.lock();
-            // ACA is not active (task management later); an ACA command is then invalid.
+            // ACA is never active (not ported); an ACA command is then invalid.
             if d.queue_type == SCST_CMD_QUEUE_ACA && d.status == 0 {
                 TRACE!(TRACE_MINOR, "Refusing ACA cmd, because there's no ACA");
                 let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
@@ -3044,6 +3224,24 @@ pub fn scst_do_job_active(p: &ScstCmdThreads, atomic: bool) {
 /// C `scst_init_session()`'s tail for commands that arrived while the session was
 /// initialising: they restart with `scst_cmd_init_done()` in thread context.
 fn scst_restart_init_deferred_cmds(sess: &Arc<ScstSession>) {
+    // The management commands that arrived meanwhile go to scsi_tm.
+    let mut mwake = false;
+    {
+        let mut sl = sess.sess_list_lock.lock_irq();
+        let mut ml = scst_mcmd_lock.lock();
+        while let Some(mcmd) = sl.init_deferred_mcmd_list.pop_front() {
+            TRACE_DBG!(
+                "Moving mgmt command {:?} from init deferred mcmd list",
+                mcmd
+            );
+            let h = ml.scst_active_mgmt_cmd_list.add_tail(mcmd.clone());
+            mcmd.mgmt_cmd_list_entry.set(h);
+            mwake = true;
+        }
+    }
+    if mwake {
+        wake_up(&scst_mgmt_cmd_list_waitQ);
+    }
     let mut l = sess.sess_list_lock.lock_irq();
     while let Some(cmd) = l.init_deferred_cmd_list.pop_front() {
         cmd.cmd_list_entry.take();
@@ -3350,8 +3548,9 @@ pub fn scst_register_session_non_gpl(
 /// session's reference. When the last reference goes, `scst_mgmtd` frees the session and
 /// calls `unreg_done_fn` first. With `wait`, returns only after that (it must then not be
 /// called on `scst_mgmtd` itself). May be called before an atomic registration's
-/// `result_fn` ran. (C first aborts the session's commands with an internal
-/// `SCST_UNREG_SESS_TM` task management function; that comes with task management.)
+/// `result_fn` ran. The session's commands are aborted first by the internal
+/// `SCST_UNREG_SESS_TM` task management function, which holds the session until they are
+/// finished.
 pub fn scst_unregister_session(
     sess: &Arc<ScstSession>,
     wait: bool,
@@ -3362,6 +3561,15 @@ pub fn scst_unregister_session(
         sess.initiator_name,
         wait
     );
+
+    // Abort all outstanding commands (and clear the reservation: with reservations).
+    if let Err(e) = scst_rx_mgmt_fn_lun(sess, SCST_UNREG_SESS_TM, None, true, None) {
+        PRINT_ERROR!(
+            "SCST_UNREG_SESS_TM failed {:?} (sess {})",
+            e,
+            sess.initiator_name
+        );
+    }
 
     let c = wait.then(|| Arc::new(Completion::new()));
     {
@@ -3455,6 +3663,1374 @@ pub fn scst_global_mgmt_thread() -> i32 {
 
     PRINT_INFO!("Management thread finished");
     0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task management: scst_rx_mgmt_fn() → scsi_tm (scst_process_mgmt_cmd()) → the target
+// driver's task_mgmt_fn_done()
+// ---------------------------------------------------------------------------------------------
+//
+// A management command goes through the `SCST_MCMD_STATE_*` states on the `scsi_tm` thread:
+// INIT (find the command or the nexus), EXEC (mark the affected commands aborted), then it
+// waits until the aborted commands that were executing are done (AFFECTED_CMDS_DONE) and those
+// of its own initiator are finished (DONE), so that no response of an aborted task follows the
+// TM response (SAM), and no command with the same tag can arrive while the old one still runs.
+// Commands report through their `mgmt_cmd_list` stubs (`scst_done_cmd_mgmt()`,
+// `scst_finish_cmd_mgmt()`), which requeue the management command to `scsi_tm`.
+//
+// Not ported: device blocking (`scst_block_dev()` around LUN and target resets; new commands
+// may execute while the reset runs), ACA (CLEAR ACA finds no ACA), SCST_PR_ABORT_ALL (comes
+// with persistent reservations), activity suspension (management commands are never
+// delayed), the async `scst_prepare_async_mcmd()`/`scst_async_mcmd_completed()` pair.
+
+/// `mcmd->state = state`, under `scst_mcmd_lock` as C's readers expect.
+fn scst_mcmd_set_state(mcmd: &ScstMgmtCmd, state: McmdState) {
+    let mut l = scst_mcmd_lock.lock_irq();
+    mcmd.mc.access_mut(&mut l).state = state;
+}
+
+/// C `scst_get_mgmt()`: holds activity for the management command (activity is never
+/// suspended in the port, so it always succeeds: 0).
+fn scst_get_mgmt(_mcmd: &ScstMgmtCmd) -> i32 {
+    scst_get();
+    0
+}
+
+/// C `scst_mgmt_translate_lun()`: the nexus of the management command's LUN; 0 on success,
+/// < 0 if there is none.
+fn scst_mgmt_translate_lun(mcmd: &ScstMgmtCmd) -> i32 {
+    TRACE_DBG!("Finding tgt_dev for mgmt cmd (lun {})", mcmd.lun);
+    let res = scst_get_mgmt(mcmd);
+    if res != 0 {
+        return res;
+    }
+    match scst_lookup_tgt_dev(&mcmd.sess, mcmd.lun) {
+        Some(tgt_dev) => {
+            TRACE_DBG!("tgt_dev {:?} found", tgt_dev);
+            mcmd.d.lock().mcmd_tgt_dev = Some(tgt_dev);
+            0
+        }
+        None => {
+            scst_put();
+            -1
+        }
+    }
+}
+
+/// Queues the management command for `scsi_tm` (the caller wakes it). `scst_mcmd_lock` held.
+fn scst_add_active_mgmt_cmd(l: &mut ScstMcmdLists, mcmd: &Arc<ScstMgmtCmd>) {
+    TRACE_MGMT_DBG!("Adding mgmt cmd {:?} to active mgmt cmd list", mcmd);
+    let h = l.scst_active_mgmt_cmd_list.add_tail(mcmd.clone());
+    mcmd.mgmt_cmd_list_entry.set(h);
+}
+
+/// C `scst_done_cmd_mgmt()`: an aborted command is done (its execution is over): the
+/// management commands waiting for that go on. No locks held.
+pub fn scst_done_cmd_mgmt(cmd: &ScstCmd) {
+    let mut wake = false;
+    TRACE_MGMT_DBG!("cmd done (tag {})", scst_cmd_get_tag(cmd));
+    let mut l = scst_mcmd_lock.lock_irqsave();
+    let stubs = std::mem::take(cmd.mgmt_cmd_list.access_mut(&mut l));
+    let mut keep = Vec::with_capacity(stubs.len());
+    for mstb in stubs {
+        if !mstb.done_counted {
+            keep.push(mstb);
+            continue;
+        }
+        let mcmd = mstb.mcmd.clone();
+        let activate = {
+            let mc = mcmd.mc.access_mut(&mut l);
+            TRACE_MGMT_DBG!(
+                "mcmd {:?}, mcmd->cmd_done_wait_count {}",
+                mcmd,
+                mc.cmd_done_wait_count
+            );
+            mc.cmd_done_wait_count -= 1;
+            if mc.cmd_done_wait_count < 0 {
+                PRINT_CRIT_ERROR!("cmd_done_wait_count below 0 ({:?})", mcmd);
+            }
+            if mc.cmd_done_wait_count > 0 {
+                TRACE_MGMT_DBG!(
+                    "cmd_done_wait_count({}) not 0, skipping",
+                    mc.cmd_done_wait_count
+                );
+                false
+            } else if mc.state == SCST_MCMD_STATE_WAITING_AFFECTED_CMDS_DONE {
+                mc.state = SCST_MCMD_STATE_AFFECTED_CMDS_DONE;
+                true
+            } else {
+                false
+            }
+        };
+        if activate {
+            scst_add_active_mgmt_cmd(&mut l, &mcmd);
+            wake = true;
+        }
+        // The stub stays while the command's finish is still awaited.
+        if mstb.finish_counted {
+            keep.push(mstb);
+        } else {
+            TRACE_DBG!("Releasing mstb");
+        }
+    }
+    *cmd.mgmt_cmd_list.access_mut(&mut l) = keep;
+    drop(l);
+    if wake {
+        wake_up(&scst_mgmt_cmd_list_waitQ);
+    }
+}
+
+/// C `__scst_dec_finish_wait_count()`: one awaited command finished; the management command
+/// goes on once nothing is awaited any more. `scst_mcmd_lock` held.
+fn __scst_dec_finish_wait_count(
+    l: &mut kemu::sync::SpinLockGuard<'_, ScstMcmdLists>,
+    mcmd: &Arc<ScstMgmtCmd>,
+    wake: &mut bool,
+) {
+    let activate = {
+        let mc = mcmd.mc.access_mut(l);
+        mc.cmd_finish_wait_count -= 1;
+        if mc.cmd_finish_wait_count < 0 {
+            PRINT_CRIT_ERROR!("cmd_finish_wait_count below 0 ({:?})", mcmd);
+        }
+        if mc.cmd_finish_wait_count > 0 {
+            TRACE_MGMT_DBG!(
+                "cmd_finish_wait_count({}) not 0, skipping",
+                mc.cmd_finish_wait_count
+            );
+            false
+        } else if mc.cmd_done_wait_count > 0 {
+            TRACE_MGMT_DBG!(
+                "cmd_done_wait_count({}) not 0, skipping",
+                mc.cmd_done_wait_count
+            );
+            false
+        } else if mc.state == SCST_MCMD_STATE_WAITING_AFFECTED_CMDS_FINISHED {
+            mc.state = SCST_MCMD_STATE_DONE;
+            true
+        } else {
+            false
+        }
+    };
+    if activate {
+        scst_add_active_mgmt_cmd(l, mcmd);
+        *wake = true;
+    }
+}
+
+/// C `scst_finish_cmd_mgmt()`: an aborted command finished (its response, if any, is out):
+/// every management command waiting for it is told. No locks held.
+pub fn scst_finish_cmd_mgmt(cmd: &ScstCmd) {
+    let mut wake = false;
+    let completed = cmd.d.lock().completed;
+    TRACE!(
+        kemu::printk::TRACE_MGMT,
+        "Aborted cmd finished (tag {}, ref {})",
+        scst_cmd_get_tag(cmd),
+        atomic_read(&cmd.cmd_ref)
+    );
+    let mut l = scst_mcmd_lock.lock_irqsave();
+    let stubs = std::mem::take(cmd.mgmt_cmd_list.access_mut(&mut l));
+    for mstb in stubs {
+        let mcmd = mstb.mcmd;
+        if !mstb.finish_counted {
+            PRINT_CRIT_ERROR!("A management command stub without finish_counted");
+        }
+        if completed {
+            mcmd.mc.access_mut(&mut l).completed_cmd_count += 1;
+        }
+        __scst_dec_finish_wait_count(&mut l, &mcmd, &mut wake);
+        TRACE_DBG!("Releasing mstb");
+    }
+    drop(l);
+    if wake {
+        wake_up(&scst_mgmt_cmd_list_waitQ);
+    }
+}
+
+/// C `scst_call_dev_task_mgmt_fn_received()`: the handler's `task_mgmt_fn_received()`.
+fn scst_call_dev_task_mgmt_fn_received(mcmd: &Arc<ScstMgmtCmd>, tgt_dev: &Arc<ScstTgtDev>) {
+    mcmd.d.lock().task_mgmt_fn_received_called = true;
+    let h = tgt_dev.dev.handler_for_cmds.read().clone();
+    TRACE_MGMT_DBG!(
+        "Calling dev handler {} task_mgmt_fn_received(fn={:?})",
+        h.name,
+        mcmd.fn_
+    );
+    h.ops.task_mgmt_fn_received(mcmd, tgt_dev);
+}
+
+/// C `scst_call_dev_task_mgmt_fn_done()`: the handler's `task_mgmt_fn_done()`.
+fn scst_call_dev_task_mgmt_fn_done(mcmd: &Arc<ScstMgmtCmd>, tgt_dev: &Arc<ScstTgtDev>) {
+    let h = tgt_dev.dev.handler_for_cmds.read().clone();
+    TRACE_MGMT_DBG!(
+        "Calling dev handler {} task_mgmt_fn_done(fn={:?})",
+        h.name,
+        mcmd.fn_
+    );
+    h.ops.task_mgmt_fn_done(mcmd, tgt_dev);
+}
+
+/// C `scst_is_strict_mgmt_fn()`: whether an aborted task that completed anyway makes the
+/// function answer "task does not exist" (only with
+/// `CONFIG_SCST_ABORT_CONSIDER_FINISHED_TASKS_AS_NOT_EXISTING`, not set: never).
+fn scst_is_strict_mgmt_fn(_mgmt_fn: TmFn) -> bool {
+    false
+}
+
+/// C's `other_ini_lock` of `scst_abort_cmd()`: serialises concurrent aborts of one command.
+static OTHER_INI_LOCK: kemu::sync::SpinLock<()> = kemu::sync::SpinLock::new(());
+
+/// C `scst_abort_cmd()`: marks `cmd` aborted (by another initiator's function if
+/// `other_ini`: then a TAS device answers TASK ABORTED) and, for `mcmd`, records that the
+/// function must wait for it: until it is done if it is executing, until it is finished if
+/// it is the initiator's own. With `mcmd`, the caller holds the command's session's
+/// `sess_list_lock`, to sync with the `finished` flag set in `scst_finish_cmd()`.
+pub fn scst_abort_cmd(
+    cmd: &Arc<ScstCmd>,
+    mcmd: Option<&Arc<ScstMgmtCmd>>,
+    other_ini: bool,
+    call_dev_task_mgmt_fn_received: bool,
+) {
+    let (tag, op_name, cmd_dev, tgt_dev, internal) = {
+        let d = cmd.d.lock();
+        (
+            d.tag,
+            d.op_name,
+            d.dev.clone(),
+            d.tgt_dev.clone(),
+            d.internal,
+        )
+    };
+    TRACE_MGMT_DBG!("Aborting cmd (tag {}, op {})", tag, op_name);
+
+    {
+        // To protect from concurrent aborts.
+        let _g = OTHER_INI_LOCK.lock_irqsave();
+        if other_ini {
+            // Might be necessary if the command is aborted several times.
+            if !test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+                set_bit(SCST_CMD_ABORTED_OTHER, &cmd.cmd_flags);
+            }
+            // Necessary for scst_xmit_process_aborted_cmd().
+            let dev = cmd_dev.or_else(|| {
+                mcmd.and_then(|m| m.d.lock().mcmd_tgt_dev.as_ref().map(|t| t.dev.clone()))
+            });
+            match dev {
+                Some(dev) => {
+                    if dev.tas.load(SeqCst) {
+                        set_bit(SCST_CMD_DEVICE_TAS, &cmd.cmd_flags);
+                    }
+                }
+                None => PRINT_WARNING!(
+                    "Abort cmd from other initiator, but neither cmd, nor mcmd have tgt_dev set, so TAS information can be lost"
+                ),
+            }
+        } else {
+            // Might be necessary if the command is aborted several times.
+            kemu::atomic::clear_bit(SCST_CMD_ABORTED_OTHER, &cmd.cmd_flags);
+        }
+        set_bit(SCST_CMD_ABORTED, &cmd.cmd_flags);
+    }
+
+    // To sync with setting cmd->done in scst_pre_xmit_response1() (with scst_finish_cmd()
+    // sess_list_lock syncs) and with setting a UA for an aborted command in
+    // scst_set_pending_UA().
+    smp_mb();
+
+    if tgt_dev.is_none() {
+        // It may wait on scst_init_cmd_list: let scst_initd look at it.
+        wake_up(&scst_init_cmd_list_waitQ);
+    }
+
+    let finished = cmd.finished.load(SeqCst);
+    if !finished && call_dev_task_mgmt_fn_received {
+        if let (Some(m), Some(t)) = (mcmd, tgt_dev.as_ref()) {
+            scst_call_dev_task_mgmt_fn_received(m, t);
+        }
+    }
+
+    let mut l = scst_mcmd_lock.lock_irqsave();
+    if let Some(mcmd) = mcmd {
+        if !finished {
+            let sent_for_exec = cmd.d.lock().sent_for_exec;
+            let done = cmd.done.load(SeqCst);
+            let mut mstb = ScstMgmtCmdStub {
+                mcmd: mcmd.clone(),
+                done_counted: false,
+                finish_counted: false,
+            };
+            {
+                let mc = mcmd.mc.access_mut(&mut l);
+                // Delay the response until the command finishes, to guarantee that no
+                // further responses from the task are sent to the initiator port after the
+                // TM response (SAM); to be sure no second command with the same tag arrives
+                // meanwhile; and so that an aborted command reported as done cannot execute
+                // after newer commands, which could corrupt data.
+                if sent_for_exec && !done {
+                    TRACE_MGMT_DBG!("cmd (tag {}) is being executed", tag);
+                    mstb.done_counted = true;
+                    mc.cmd_done_wait_count += 1;
+                }
+                // The status delivery to other initiators is not waited for: it could
+                // disturb MPIO failover.
+                if !other_ini {
+                    mstb.finish_counted = true;
+                    mc.cmd_finish_wait_count += 1;
+                }
+                if mstb.done_counted || mstb.finish_counted {
+                    TRACE!(
+                        kemu::printk::TRACE_MGMT,
+                        "cmd (tag {}, sn {}) being executed/xmitted (state {:?}, op {}), deferring ABORT (cmd_done_wait_count {}, cmd_finish_wait_count {}, mcmd fn {:?}, initiator {})",
+                        tag,
+                        cmd.sn.load(SeqCst),
+                        scst_cmd_get_state(cmd),
+                        op_name,
+                        mc.cmd_done_wait_count,
+                        mc.cmd_finish_wait_count,
+                        mcmd.fn_,
+                        mcmd.sess.initiator_name
+                    );
+                }
+            }
+            if mstb.done_counted || mstb.finish_counted {
+                // The command cannot die here: the caller holds sess_list_lock and the
+                // command is on the session's list.
+                cmd.mgmt_cmd_list.access_mut(&mut l).push(mstb);
+            }
+            if !internal {
+                cmd.tgtt.ops.on_abort_cmd(cmd);
+            }
+        }
+    }
+    drop(l);
+}
+
+/// C `scst_set_mcmd_next_state()`: the state after EXEC or AFFECTED_CMDS_DONE, or the wait
+/// for the affected commands; 0 if the management command goes on now, -1 if it waits.
+fn scst_set_mcmd_next_state(mcmd: &ScstMgmtCmd) -> i32 {
+    let mut l = scst_mcmd_lock.lock_irq();
+    let mc = mcmd.mc.access_mut(&mut l);
+    match mc.state {
+        SCST_MCMD_STATE_INIT | SCST_MCMD_STATE_EXEC => {
+            if mc.cmd_done_wait_count == 0 {
+                mc.state = SCST_MCMD_STATE_AFFECTED_CMDS_DONE;
+                0
+            } else {
+                TRACE_MGMT_DBG!(
+                    "cmd_done_wait_count({}) not 0, preparing to wait",
+                    mc.cmd_done_wait_count
+                );
+                mc.state = SCST_MCMD_STATE_WAITING_AFFECTED_CMDS_DONE;
+                -1
+            }
+        }
+        SCST_MCMD_STATE_AFFECTED_CMDS_DONE => {
+            if mc.cmd_finish_wait_count == 0 {
+                mc.state = SCST_MCMD_STATE_DONE;
+                0
+            } else {
+                TRACE_MGMT_DBG!(
+                    "cmd_finish_wait_count({}) not 0, preparing to wait",
+                    mc.cmd_finish_wait_count
+                );
+                mc.state = SCST_MCMD_STATE_WAITING_AFFECTED_CMDS_FINISHED;
+                -1
+            }
+        }
+        SCST_MCMD_STATE_DONE => {
+            mc.state = SCST_MCMD_STATE_FINISHED;
+            0
+        }
+        st => {
+            PRINT_CRIT_ERROR!(
+                "Wrong mcmd state {:?} (fn {:?}, cmd_finish_wait_count {}, cmd_done_wait_count {})",
+                st,
+                mcmd.fn_,
+                mc.cmd_finish_wait_count,
+                mc.cmd_done_wait_count
+            );
+            panic!("scst_set_mcmd_next_state: wrong management command state");
+        }
+    }
+}
+
+/// C `scst_unblock_aborted_cmds()`: aborted commands waiting for their SN (and, in C, on a
+/// blocked device: not ported) are sent on, so that they finish. Limited to `tgt`, `sess`
+/// and `device` where given. Without `device` all devices are looked at, under `scst_mutex`
+/// (`g` when the caller holds it); a device's nexuses are read under its `dev_lock`, so a
+/// command thread may call it for its device.
+pub fn scst_unblock_aborted_cmds(
+    tgt: Option<&ScstTgt>,
+    sess: Option<&ScstSession>,
+    device: Option<&ScstDevice>,
+    g: Option<&ScstMutexGuard<'_>>,
+) {
+    let devs: Vec<Arc<ScstDevice>> = match device {
+        Some(_) => Vec::new(),
+        None => {
+            let list = |g: &ScstMutexGuard<'_>| {
+                g.scst_dev_list
+                    .iter()
+                    .map(|(_, d)| d.clone())
+                    .collect::<Vec<_>>()
+            };
+            match g {
+                Some(g) => list(g),
+                None => list(&scst_mutex.lock()),
+            }
+        }
+    };
+    let unblock = |dev: &ScstDevice| {
+        let tgt_devs = dev.dev_lock.lock_bh().dev_tgt_dev_list.clone();
+        for tgt_dev in &tgt_devs {
+            let order_data = &tgt_dev.curr_order_data;
+            let mut aborted = Vec::new();
+            {
+                let mut l = order_data.sn_lock.lock_irq();
+                let cands: Vec<_> = l
+                    .deferred_cmd_list
+                    .iter()
+                    .map(|(h, c)| (h, c.clone()))
+                    .collect();
+                for (h, cmd) in cands {
+                    if tgt.is_some_and(|t| !std::ptr::eq(t, &*cmd.tgt)) {
+                        continue;
+                    }
+                    if sess.is_some_and(|s| !std::ptr::eq(s, &*cmd.sess)) {
+                        continue;
+                    }
+                    if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+                        l.deferred_cmd_list.del(h);
+                        cmd.cmd_list_entry.take();
+                        atomic_dec(&order_data.def_cmd_count);
+                        TRACE_MGMT_DBG!("Unblocked aborted SN cmd (sn {})", cmd.sn.load(SeqCst));
+                        aborted.push(cmd);
+                    }
+                }
+            }
+            // C moves them to their pool's active list under sn_lock; the port does it
+            // right after, so that sn_lock is never held with a command's data locked.
+            for cmd in aborted {
+                scst_add_to_active_cmd_list(&cmd);
+            }
+        }
+    };
+    match device {
+        Some(dev) => unblock(dev),
+        None => {
+            for dev in &devs {
+                unblock(dev);
+            }
+        }
+    }
+}
+
+/// Whether the SN of a command, set by the target driver, is not before the management
+/// command's (C: the checks of `__scst_abort_task_set()` and `scst_abort_task()`).
+fn scst_mcmd_sn_not_after(mcmd: &ScstMgmtCmd, tgt_sn: u32) -> bool {
+    scst_sn_before(mcmd.cmd_sn, tgt_sn) || mcmd.cmd_sn == tgt_sn
+}
+
+/// C `__scst_abort_task_set()`: aborts the session's commands of `tgt_dev` (those sent
+/// before the management command, if it has an SN).
+fn __scst_abort_task_set(mcmd: &Arc<ScstMgmtCmd>, tgt_dev: &Arc<ScstTgtDev>) {
+    let sess = &tgt_dev.sess;
+    // SCST_PR_ABORT_ALL (other_ini for the PR command's other sessions) comes with
+    // persistent reservations.
+    let other_ini = false;
+    let l = sess.sess_list_lock.lock_irq();
+    TRACE_DBG!("Searching in sess cmd list (sess={})", sess.initiator_name);
+    let cmds: Vec<_> = l.sess_cmd_list.iter().map(|(_, c)| c.clone()).collect();
+    for cmd in cmds {
+        let (matches, tgt_sn_set, tgt_sn) = {
+            let d = cmd.d.lock();
+            let m = match &d.tgt_dev {
+                Some(t) => Arc::ptr_eq(t, tgt_dev),
+                None => d.lun == tgt_dev.lun,
+            };
+            (m, d.tgt_sn_set, d.tgt_sn)
+        };
+        if !matches {
+            continue;
+        }
+        if mcmd.cmd_sn_set {
+            if !tgt_sn_set {
+                PRINT_CRIT_ERROR!("A command without its SN in a task set with SNs");
+            } else if scst_mcmd_sn_not_after(mcmd, tgt_sn) {
+                continue;
+            }
+        }
+        scst_abort_cmd(&cmd, Some(mcmd), other_ini, false);
+    }
+    drop(l);
+}
+
+/// The nexus of a management command (set by INIT for the functions that need one).
+fn scst_mcmd_tgt_dev(mcmd: &ScstMgmtCmd) -> Option<Arc<ScstTgtDev>> {
+    mcmd.d.lock().mcmd_tgt_dev.clone()
+}
+
+/// C `scst_abort_task_set()`: ABORT TASK SET. 0 if the management command goes on, < 0 if
+/// it waits.
+fn scst_abort_task_set(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    let Some(tgt_dev) = scst_mcmd_tgt_dev(mcmd) else {
+        PRINT_CRIT_ERROR!("ABORT TASK SET without tgt_dev");
+        return scst_set_mcmd_next_state(mcmd);
+    };
+    TRACE!(
+        kemu::printk::TRACE_MGMT,
+        "Aborting task set (lun={}, mcmd={:?})",
+        tgt_dev.lun,
+        mcmd
+    );
+    __scst_abort_task_set(mcmd, &tgt_dev);
+    scst_unblock_aborted_cmds(
+        Some(&tgt_dev.sess.tgt),
+        Some(&tgt_dev.sess),
+        Some(&tgt_dev.dev),
+        None,
+    );
+    scst_call_dev_task_mgmt_fn_received(mcmd, &tgt_dev);
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// C `scst_is_cmd_belongs_to_dev()`: a command not yet bound to a device is the device's if
+/// its LUN maps to it in its session.
+fn scst_is_cmd_belongs_to_dev(cmd: &ScstCmd, dev: &ScstDevice) -> bool {
+    let lun = cmd.d.lock().lun;
+    TRACE_DBG!(
+        "Finding match for dev {} and cmd (lun {})",
+        dev.virt_name,
+        lun
+    );
+    scst_lookup_tgt_dev(&cmd.sess, lun).is_some_and(|t| std::ptr::eq(&*t.dev, dev))
+}
+
+/// C `scst_clear_task_set()`: CLEAR TASK SET with a task set shared by all initiators: the
+/// device's commands of every session are aborted; the other initiators get COMMANDS
+/// CLEARED BY ANOTHER INITIATOR unless the device has TAS.
+fn scst_clear_task_set(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    let Some(mcmd_tgt_dev) = scst_mcmd_tgt_dev(mcmd) else {
+        PRINT_CRIT_ERROR!("CLEAR TASK SET without tgt_dev");
+        return scst_set_mcmd_next_state(mcmd);
+    };
+    let dev = mcmd_tgt_dev.dev.clone();
+    TRACE!(
+        kemu::printk::TRACE_MGMT,
+        "Clearing task set (lun={}, mcmd={:?})",
+        mcmd.lun,
+        mcmd
+    );
+    // C (SAM-2) blocked the device here under `#if 0`; SCST follows SAM-3.
+    __scst_abort_task_set(mcmd, &mcmd_tgt_dev);
+
+    let g = scst_mutex.lock();
+    let tgt_devs: Vec<_> = dev
+        .dev_tgt_dev_list
+        .access(&g)
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    let mut ua_tgt_devs = Vec::new();
+    for tgt_dev in &tgt_devs {
+        if Arc::ptr_eq(tgt_dev, &mcmd_tgt_dev) {
+            continue;
+        }
+        let sess = &tgt_dev.sess;
+        let mut aborted = false;
+        let l = sess.sess_list_lock.lock_irq();
+        let cmds: Vec<_> = l.sess_cmd_list.iter().map(|(_, c)| c.clone()).collect();
+        for cmd in cmds {
+            let cmd_dev = cmd.d.lock().dev.clone();
+            let belongs = match cmd_dev {
+                Some(d) => Arc::ptr_eq(&d, &dev),
+                None => scst_is_cmd_belongs_to_dev(&cmd, &dev),
+            };
+            if belongs {
+                scst_abort_cmd(&cmd, Some(mcmd), true, false);
+                aborted = true;
+            }
+        }
+        drop(l);
+        if aborted {
+            ua_tgt_devs.push(tgt_dev.clone());
+        }
+    }
+
+    scst_unblock_aborted_cmds(None, None, Some(&dev), Some(&g));
+
+    if !dev.tas.load(SeqCst) {
+        let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];
+        let (k, a, q) = SCST_LOAD_SENSE(scst_sense_cleared_by_another_ini_UA);
+        let sl = scst_set_sense(&mut sense_buffer, dev.d_sense.load(SeqCst), k, a, q);
+        for tgt_dev in &ua_tgt_devs {
+            // Setting the UA while the aborted commands still run may let one of them take
+            // it; that is detected and the UA requeued, and the UA may arrive a few commands
+            // late. With commands executing in parallel the order of UA delivery cannot be
+            // controlled anyway.
+            crate::scst_lib::scst_check_set_UA(tgt_dev, &sense_buffer[..sl], 0);
+        }
+    }
+    drop(g);
+
+    scst_call_dev_task_mgmt_fn_received(mcmd, &mcmd_tgt_dev);
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// C `scst_mgmt_cmd_init()` (state INIT): finds what the function acts on. 0 if it goes on,
+/// > 0 to requeue it (never in the port: activity is not suspended), < 0 if it waits.
+fn scst_mgmt_cmd_init(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    let mut res = 0;
+    let black_hole = {
+        let g = scst_mutex.lock();
+        mcmd.sess
+            .acg
+            .access(&g)
+            .as_ref()
+            .map_or(SCST_ACG_BLACK_HOLE_NONE, |a| {
+                atomic_read(&a.acg_black_hole_type)
+            })
+    };
+    if black_hole == SCST_ACG_BLACK_HOLE_ALL || black_hole == SCST_ACG_BLACK_HOLE_DATA_MCMD {
+        TRACE_MGMT_DBG!(
+            "Dropping mcmd (fn {:?}, initiator {})",
+            mcmd.fn_,
+            mcmd.sess.initiator_name
+        );
+        mcmd.mcmd_dropped.store(true, SeqCst);
+    }
+
+    match mcmd.fn_ {
+        SCST_ABORT_TASK => {
+            let sess = &mcmd.sess;
+            let l = sess.sess_list_lock.lock_irq();
+            let Some(cmd) = __scst_find_cmd_by_tag(&l, mcmd.tag, true) else {
+                TRACE_MGMT_DBG!("ABORT TASK: command for tag {} not found", mcmd.tag);
+                scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_TASK_NOT_EXIST);
+                drop(l);
+                return scst_set_mcmd_next_state(mcmd);
+            };
+            __scst_cmd_get(&cmd);
+            let tgt_dev = cmd.d.lock().tgt_dev.clone();
+            if tgt_dev.is_some() {
+                scst_get();
+            }
+            drop(l);
+            TRACE_DBG!(
+                "Cmd to abort for tag {} found (tgt_dev {:?})",
+                mcmd.tag,
+                tgt_dev
+            );
+            {
+                let mut d = mcmd.d.lock();
+                d.cmd_to_abort = Some(cmd);
+                d.mcmd_tgt_dev = tgt_dev;
+            }
+            scst_mcmd_set_state(mcmd, SCST_MCMD_STATE_EXEC);
+        }
+        SCST_TARGET_RESET => {
+            // Protects against a device added after the blocking, whose unblocking would
+            // make its block count negative.
+            let rc = scst_get_mgmt(mcmd);
+            if rc == 0 {
+                mcmd.d.lock().scst_get_called = true;
+                scst_mcmd_set_state(mcmd, SCST_MCMD_STATE_EXEC);
+            } else {
+                res = rc;
+            }
+        }
+        SCST_NEXUS_LOSS_SESS
+        | SCST_ABORT_ALL_TASKS_SESS
+        | SCST_NEXUS_LOSS
+        | SCST_ABORT_ALL_TASKS
+        | SCST_UNREG_SESS_TM => {
+            scst_mcmd_set_state(mcmd, SCST_MCMD_STATE_EXEC);
+        }
+        SCST_ABORT_TASK_SET | SCST_CLEAR_ACA | SCST_CLEAR_TASK_SET | SCST_LUN_RESET
+        | SCST_PR_ABORT_ALL => {
+            let rc = scst_mgmt_translate_lun(mcmd);
+            if rc == 0 {
+                scst_mcmd_set_state(mcmd, SCST_MCMD_STATE_EXEC);
+            } else if rc < 0 {
+                PRINT_ERROR!("Corresponding device for LUN {} not found", mcmd.lun);
+                scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_LUN_NOT_EXIST);
+                res = scst_set_mcmd_next_state(mcmd);
+            } else {
+                res = rc;
+            }
+        }
+        f => {
+            // C: sBUG(); scst_rx_mgmt_fn() refuses unknown functions before they get here.
+            PRINT_CRIT_ERROR!("Unknown task management function {:?}", f);
+            scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_REJECTED);
+            res = scst_set_mcmd_next_state(mcmd);
+        }
+    }
+    res
+}
+
+/// The devices of the session's access group (C walks `acg->acg_dev_list`). `scst_mutex`
+/// held.
+fn scst_acg_devs(g: &ScstMutexGuard<'_>, sess: &ScstSession) -> Vec<Arc<ScstDevice>> {
+    sess.acg
+        .access(g)
+        .as_ref()
+        .map(|acg| {
+            acg.acg_dev_list
+                .access(g)
+                .iter()
+                .map(|(_, a)| a.dev.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// C `scst_target_reset()`: TARGET RESET: every device of the session's group is reset
+/// (`scst_process_reset()`: all its commands aborted, POWER ON / RESET for the other
+/// nexuses). (C also blocks the devices and resets pass-through SCSI hosts.)
+fn scst_target_reset(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    TRACE!(
+        kemu::printk::TRACE_MGMT,
+        "Target reset (mcmd {:?}, cmd count {})",
+        mcmd,
+        atomic_read(&mcmd.sess.sess_cmd_count)
+    );
+    mcmd.d.lock().needs_unblocking = true;
+    let g = scst_mutex.lock();
+    for dev in scst_acg_devs(&g, &mcmd.sess) {
+        let tgt_devs = {
+            let l = dev.dev_lock.lock_bh();
+            // scst_block_dev() is not ported.
+            crate::scst_lib::scst_process_reset(
+                &dev,
+                &l.dev_tgt_dev_list,
+                Some(&mcmd.sess),
+                None,
+                Some(mcmd),
+                true,
+            );
+            l.dev_tgt_dev_list.clone()
+        };
+        if let Some(t) = tgt_devs.iter().find(|t| Arc::ptr_eq(&t.sess, &mcmd.sess)) {
+            scst_call_dev_task_mgmt_fn_received(mcmd, t);
+        }
+    }
+    scst_unblock_aborted_cmds(None, None, None, Some(&g));
+    drop(g);
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// C `scst_lun_reset()`: LOGICAL UNIT RESET of the management command's device.
+fn scst_lun_reset(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    let Some(tgt_dev) = scst_mcmd_tgt_dev(mcmd) else {
+        PRINT_CRIT_ERROR!("LUN RESET without tgt_dev");
+        return scst_set_mcmd_next_state(mcmd);
+    };
+    let dev = tgt_dev.dev.clone();
+    TRACE!(
+        kemu::printk::TRACE_MGMT,
+        "Resetting LUN {} (mcmd {:?})",
+        tgt_dev.lun,
+        mcmd
+    );
+    mcmd.d.lock().needs_unblocking = true;
+    {
+        let l = dev.dev_lock.lock_bh();
+        // scst_block_dev() is not ported.
+        crate::scst_lib::scst_process_reset(
+            &dev,
+            &l.dev_tgt_dev_list,
+            Some(&mcmd.sess),
+            None,
+            Some(mcmd),
+            true,
+        );
+    }
+    scst_call_dev_task_mgmt_fn_received(mcmd, &tgt_dev);
+    // No pass-through SCSI device to reset.
+    scst_unblock_aborted_cmds(None, None, Some(&dev), None);
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// C `scst_do_nexus_loss_sess()`: I_T NEXUS LOSS OCCURRED on every nexus of the session
+/// (not for the session's own unregistration). `scst_mutex` held.
+fn scst_do_nexus_loss_sess(mcmd: &ScstMgmtCmd) {
+    for tgt_dev in crate::scst_lib::scst_sess_tgt_devs(&mcmd.sess) {
+        crate::scst_lib::scst_nexus_loss(&tgt_dev, mcmd.fn_ != SCST_UNREG_SESS_TM);
+    }
+}
+
+/// C `scst_abort_all_nexus_loss_sess()`: aborts every command of the session (NEXUS LOSS
+/// SESS, ABORT ALL TASKS SESS, the session's unregistration).
+fn scst_abort_all_nexus_loss_sess(mcmd: &Arc<ScstMgmtCmd>, nexus_loss_unreg_sess: bool) -> i32 {
+    let sess = &mcmd.sess;
+    if nexus_loss_unreg_sess {
+        TRACE_MGMT_DBG!(
+            "Nexus loss or UNREG SESS for sess {} (mcmd {:?})",
+            sess.initiator_name,
+            mcmd
+        );
+    } else {
+        TRACE_MGMT_DBG!(
+            "Aborting all from sess {} (mcmd {:?})",
+            sess.initiator_name,
+            mcmd
+        );
+    }
+    let g = scst_mutex.lock();
+    for tgt_dev in crate::scst_lib::scst_sess_tgt_devs(sess) {
+        __scst_abort_task_set(mcmd, &tgt_dev);
+        scst_call_dev_task_mgmt_fn_received(mcmd, &tgt_dev);
+        // Clearing ACA (scst_clear_aca()) after the aborts: ACA is not ported.
+    }
+    scst_unblock_aborted_cmds(None, Some(sess), None, Some(&g));
+    drop(g);
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// The sessions of the management command's target. `scst_mutex` held.
+fn scst_tgt_sessions(g: &ScstMutexGuard<'_>, tgt: &ScstTgt) -> Vec<Arc<ScstSession>> {
+    tgt.sess_list
+        .access(g)
+        .iter()
+        .map(|(_, s)| s.clone())
+        .collect()
+}
+
+/// C `scst_do_nexus_loss_tgt()`: I_T NEXUS LOSS OCCURRED on every nexus of every session of
+/// the target. `scst_mutex` held.
+fn scst_do_nexus_loss_tgt(g: &ScstMutexGuard<'_>, mcmd: &ScstMgmtCmd) {
+    for sess in scst_tgt_sessions(g, &mcmd.sess.tgt) {
+        for tgt_dev in crate::scst_lib::scst_sess_tgt_devs(&sess) {
+            crate::scst_lib::scst_nexus_loss(&tgt_dev, true);
+        }
+    }
+}
+
+/// C `scst_abort_all_nexus_loss_tgt()`: aborts every command of every session of the
+/// target (NEXUS LOSS, ABORT ALL TASKS).
+fn scst_abort_all_nexus_loss_tgt(mcmd: &Arc<ScstMgmtCmd>, nexus_loss: bool) -> i32 {
+    let tgt = &mcmd.sess.tgt;
+    if nexus_loss {
+        TRACE_MGMT_DBG!("I_T Nexus loss (tgt {}, mcmd {:?})", tgt.tgt_name, mcmd);
+    } else {
+        TRACE_MGMT_DBG!("Aborting all from tgt {} (mcmd {:?})", tgt.tgt_name, mcmd);
+    }
+    let g = scst_mutex.lock();
+    for sess in scst_tgt_sessions(&g, tgt) {
+        for tgt_dev in crate::scst_lib::scst_sess_tgt_devs(&sess) {
+            __scst_abort_task_set(mcmd, &tgt_dev);
+            if Arc::ptr_eq(&mcmd.sess, &tgt_dev.sess) {
+                scst_call_dev_task_mgmt_fn_received(mcmd, &tgt_dev);
+            }
+        }
+    }
+    scst_unblock_aborted_cmds(Some(tgt), None, None, Some(&g));
+    drop(g);
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// C `scst_abort_task()`: ABORT TASK of the command INIT found; refused if its LUN or SN
+/// does not fit the request.
+fn scst_abort_task(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    let Some(cmd) = mcmd.d.lock().cmd_to_abort.take() else {
+        PRINT_CRIT_ERROR!("ABORT TASK without its command");
+        return scst_set_mcmd_next_state(mcmd);
+    };
+    let (lun, tgt_sn, dev) = {
+        let d = cmd.d.lock();
+        (d.lun, d.tgt_sn, d.dev.clone())
+    };
+    TRACE_MGMT_DBG!(
+        "Aborting task (sn {}, set {}, tag {})",
+        cmd.sn.load(SeqCst),
+        cmd.sn_set.load(SeqCst),
+        mcmd.tag
+    );
+    if mcmd.lun_set && mcmd.lun != lun {
+        PRINT_ERROR!(
+            "ABORT TASK: LUN mismatch: mcmd LUN {:x}, cmd LUN {:x}, cmd tag {}",
+            mcmd.lun,
+            lun,
+            mcmd.tag
+        );
+        scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_REJECTED);
+    } else if mcmd.cmd_sn_set && scst_mcmd_sn_not_after(mcmd, tgt_sn) {
+        PRINT_ERROR!(
+            "ABORT TASK: SN mismatch: mcmd SN {:x}, cmd SN {:x}, cmd tag {}",
+            mcmd.cmd_sn,
+            tgt_sn,
+            mcmd.tag
+        );
+        scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_REJECTED);
+    } else {
+        let l = cmd.sess.sess_list_lock.lock_irq();
+        scst_abort_cmd(&cmd, Some(mcmd), false, true);
+        drop(l);
+        scst_unblock_aborted_cmds(Some(&cmd.tgt), Some(&cmd.sess), dev.as_deref(), None);
+    }
+    let res = scst_set_mcmd_next_state(mcmd);
+    __scst_cmd_put(&cmd);
+    res
+}
+
+/// C `scst_clear_aca_mcmd()`: CLEAR ACA. ACA is never established in the port (the
+/// `aca_tgt_dev` of the task set stays 0), so, as C without ACA, it succeeds doing nothing.
+fn scst_clear_aca_mcmd(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    if let Some(tgt_dev) = scst_mcmd_tgt_dev(mcmd) {
+        TRACE!(
+            kemu::printk::TRACE_MGMT,
+            "CLEAR ACA (dev {}, lun={}, mcmd {:?})",
+            tgt_dev.dev.virt_name,
+            tgt_dev.lun,
+            mcmd
+        );
+        let aca_tgt_dev = tgt_dev.curr_order_data.sn_lock.lock_irq().aca_tgt_dev;
+        if aca_tgt_dev == 0 {
+            TRACE!(
+                kemu::printk::TRACE_MGMT,
+                "CLEAR ACA while there's no ACA (mcmd {:?})",
+                mcmd
+            );
+        } else {
+            scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_REJECTED);
+        }
+    }
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// C `scst_mgmt_cmd_exec()` (state EXEC): carries the function out. 0 if the management
+/// command goes on, < 0 if it waits for the affected commands.
+fn scst_mgmt_cmd_exec(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    match mcmd.fn_ {
+        SCST_ABORT_TASK => scst_abort_task(mcmd),
+        SCST_ABORT_TASK_SET | SCST_PR_ABORT_ALL => scst_abort_task_set(mcmd),
+        SCST_CLEAR_TASK_SET => {
+            let sep = scst_mcmd_tgt_dev(mcmd)
+                .is_some_and(|t| atomic_read(&t.dev.tst) == i32::from(SCST_TST_1_SEP_TASK_SETS));
+            if sep {
+                scst_abort_task_set(mcmd)
+            } else {
+                scst_clear_task_set(mcmd)
+            }
+        }
+        SCST_LUN_RESET => scst_lun_reset(mcmd),
+        SCST_TARGET_RESET => scst_target_reset(mcmd),
+        SCST_ABORT_ALL_TASKS_SESS => scst_abort_all_nexus_loss_sess(mcmd, false),
+        SCST_NEXUS_LOSS_SESS | SCST_UNREG_SESS_TM => scst_abort_all_nexus_loss_sess(mcmd, true),
+        SCST_ABORT_ALL_TASKS => scst_abort_all_nexus_loss_tgt(mcmd, false),
+        SCST_NEXUS_LOSS => scst_abort_all_nexus_loss_tgt(mcmd, true),
+        SCST_CLEAR_ACA => scst_clear_aca_mcmd(mcmd),
+        f => {
+            PRINT_ERROR!("Unknown task management function {:?}", f);
+            scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_REJECTED);
+            scst_set_mcmd_next_state(mcmd)
+        }
+    }
+}
+
+/// C `scst_call_task_mgmt_affected_cmds_done()`: the driver's
+/// `task_mgmt_affected_cmds_done()` (not for the core's internal functions).
+fn scst_call_task_mgmt_affected_cmds_done(mcmd: &Arc<ScstMgmtCmd>) {
+    let tgtt = &mcmd.sess.tgt.tgtt;
+    if mcmd.fn_ != SCST_UNREG_SESS_TM && mcmd.fn_ != SCST_PR_ABORT_ALL {
+        TRACE_DBG!(
+            "Calling target {} task_mgmt_affected_cmds_done()",
+            tgtt.name
+        );
+        tgtt.ops.task_mgmt_affected_cmds_done(mcmd);
+        TRACE_MGMT_DBG!(
+            "Target's {} task_mgmt_affected_cmds_done() returned",
+            tgtt.name
+        );
+    }
+}
+
+/// C `scst_mgmt_affected_cmds_done()` (state AFFECTED_CMDS_DONE): the aborted commands are
+/// done: nexus loss unit attentions, the handlers' `task_mgmt_fn_done()`, the driver's
+/// `task_mgmt_affected_cmds_done()`.
+fn scst_mgmt_affected_cmds_done(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    let sess = &mcmd.sess;
+    {
+        let g = scst_mutex.lock();
+        match mcmd.fn_ {
+            SCST_NEXUS_LOSS_SESS | SCST_UNREG_SESS_TM => scst_do_nexus_loss_sess(mcmd),
+            SCST_NEXUS_LOSS => scst_do_nexus_loss_tgt(&g, mcmd),
+            _ => {}
+        }
+    }
+
+    if mcmd.d.lock().task_mgmt_fn_received_called {
+        match mcmd.fn_ {
+            SCST_ABORT_TASK | SCST_ABORT_TASK_SET | SCST_CLEAR_TASK_SET | SCST_PR_ABORT_ALL
+            | SCST_LUN_RESET => {
+                if let Some(t) = scst_mcmd_tgt_dev(mcmd) {
+                    scst_call_dev_task_mgmt_fn_done(mcmd, &t);
+                }
+            }
+            SCST_TARGET_RESET => {
+                let g = scst_mutex.lock();
+                for dev in scst_acg_devs(&g, sess) {
+                    let t = dev
+                        .dev_tgt_dev_list
+                        .access(&g)
+                        .iter()
+                        .find(|(_, t)| Arc::ptr_eq(&t.sess, sess))
+                        .map(|(_, t)| t.clone());
+                    if let Some(t) = t {
+                        scst_call_dev_task_mgmt_fn_done(mcmd, &t);
+                    }
+                }
+            }
+            SCST_ABORT_ALL_TASKS_SESS | SCST_NEXUS_LOSS_SESS | SCST_UNREG_SESS_TM => {
+                let _g = scst_mutex.lock();
+                for t in crate::scst_lib::scst_sess_tgt_devs(sess) {
+                    scst_call_dev_task_mgmt_fn_done(mcmd, &t);
+                }
+            }
+            SCST_ABORT_ALL_TASKS | SCST_NEXUS_LOSS => {
+                let g = scst_mutex.lock();
+                for s in scst_tgt_sessions(&g, &sess.tgt) {
+                    for t in crate::scst_lib::scst_sess_tgt_devs(&s) {
+                        if Arc::ptr_eq(&t.sess, sess) {
+                            scst_call_dev_task_mgmt_fn_done(mcmd, &t);
+                        }
+                    }
+                }
+            }
+            f => {
+                PRINT_ERROR!(
+                    "Wrong task management function {:?} on task_mgmt_fn_done() stage",
+                    f
+                );
+            }
+        }
+    }
+
+    scst_call_task_mgmt_affected_cmds_done(mcmd);
+    // C frees the pending EXTENDED COPY list ids of the session after resets and nexus
+    // losses (scst_cm_free_pending_list_ids()); EXTENDED COPY is not ported.
+    scst_set_mcmd_next_state(mcmd)
+}
+
+/// C `scst_mgmt_cmd_send_done()` (state DONE): the driver's `task_mgmt_fn_done()` (not for
+/// the session's own unregistration).
+fn scst_mgmt_cmd_send_done(mcmd: &Arc<ScstMgmtCmd>) {
+    scst_mcmd_set_state(mcmd, SCST_MCMD_STATE_FINISHED);
+    let completed = mcmd
+        .mc
+        .access(&scst_mcmd_lock.lock_irq())
+        .completed_cmd_count;
+    if scst_is_strict_mgmt_fn(mcmd.fn_) && completed > 0 {
+        scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_TASK_NOT_EXIST);
+    }
+    if mcmd.fn_ < SCST_UNREG_SESS_TM {
+        TRACE!(
+            kemu::printk::TRACE_MGMT,
+            "TM fn {:?} ({:?}) finished, status {:?}",
+            mcmd.fn_,
+            mcmd,
+            scst_mgmt_cmd_get_status(mcmd)
+        );
+    } else {
+        TRACE_MGMT_DBG!(
+            "TM fn {:?} finished, status {:?}",
+            mcmd.fn_,
+            scst_mgmt_cmd_get_status(mcmd)
+        );
+    }
+    let tgtt = &mcmd.sess.tgt.tgtt;
+    // SCST_PR_ABORT_ALL would finish its PR command here (persistent reservations).
+    if mcmd.fn_ != SCST_UNREG_SESS_TM {
+        TRACE_DBG!("Calling target {} task_mgmt_fn_done()", tgtt.name);
+        tgtt.ops.task_mgmt_fn_done(mcmd);
+        TRACE_MGMT_DBG!("Target's {} task_mgmt_fn_done() returned", tgtt.name);
+    }
+    // needs_unblocking: the devices are never blocked in the port (scst_unblock_dev()).
+    *mcmd.tgt_priv.lock() = None;
+}
+
+/// C `scst_free_mgmt_cmd()`: the management command's session count and references go.
+fn scst_free_mgmt_cmd(mcmd: &Arc<ScstMgmtCmd>) {
+    {
+        let _l = mcmd.sess.sess_list_lock.lock_irqsave();
+        atomic_dec(&mcmd.sess.sess_cmd_count);
+    }
+    scst_sess_put(&mcmd.sess);
+    let (has_tgt_dev, get_called) = {
+        let mut d = mcmd.d.lock();
+        (d.mcmd_tgt_dev.take().is_some(), d.scst_get_called)
+    };
+    if has_tgt_dev || get_called {
+        scst_put();
+    }
+}
+
+/// C `scst_process_mgmt_cmd()`: runs the management command's states until it waits or is
+/// freed. > 0 if it must be requeued (never in the port).
+fn scst_process_mgmt_cmd(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    // On scsi_tm, the state cannot change behind our back.
+    loop {
+        let state = mcmd.mc.access(&scst_mcmd_lock.lock_irq()).state;
+        TRACE_DBG!("mcmd {:?}, state {:?}", mcmd, state);
+        match state {
+            SCST_MCMD_STATE_INIT => {
+                let res = scst_mgmt_cmd_init(mcmd);
+                if res != 0 {
+                    return res;
+                }
+            }
+            SCST_MCMD_STATE_EXEC => {
+                if scst_mgmt_cmd_exec(mcmd) != 0 {
+                    return 0;
+                }
+            }
+            SCST_MCMD_STATE_AFFECTED_CMDS_DONE => {
+                if scst_mgmt_affected_cmds_done(mcmd) != 0 {
+                    return 0;
+                }
+            }
+            SCST_MCMD_STATE_DONE => scst_mgmt_cmd_send_done(mcmd),
+            SCST_MCMD_STATE_FINISHED => {
+                scst_free_mgmt_cmd(mcmd);
+                // The management command is dead.
+                return 0;
+            }
+            st => {
+                PRINT_CRIT_ERROR!("Wrong mcmd state {:?} (fn {:?})", st, mcmd.fn_);
+                panic!("scst_process_mgmt_cmd: wrong management command state");
+            }
+        }
+    }
+}
+
+/// C `scst_pre_rx_mgmt_cmd()`: a new management command of `sess`, counted as one of the
+/// session's commands and holding a session reference. (C refuses it without the driver's
+/// `task_mgmt_fn_done()`; a Rust template always has the method.)
+fn scst_pre_rx_mgmt_cmd(
+    sess: &Arc<ScstSession>,
+    fn_: TmFn,
+    _atomic: bool,
+    tgt_priv: Option<TgtPriv>,
+) -> ScstMgmtCmd {
+    let mcmd = ScstMgmtCmd::new(sess, fn_, tgt_priv);
+    scst_sess_get(sess);
+    atomic_inc(&sess.sess_cmd_count);
+    mcmd
+}
+
+/// C `scst_post_rx_mgmt_cmd()`: queues the management command for `scsi_tm`, or, while the
+/// session is initialising, on its `init_deferred_mcmd_list`. < 0 if the session failed.
+fn scst_post_rx_mgmt_cmd(sess: &Arc<ScstSession>, mcmd: &Arc<ScstMgmtCmd>) -> i32 {
+    if atomic_read(&sess.shut_phase) != SCST_SESS_SPH_READY {
+        PRINT_CRIT_ERROR!(
+            "New mgmt cmd while shutting down the session {} shut_phase {}",
+            sess.initiator_name,
+            atomic_read(&sess.shut_phase)
+        );
+        return -1;
+    }
+    {
+        let mut l = sess.sess_list_lock.lock_irqsave();
+        let init_phase = atomic_read(&sess.init_phase);
+        if init_phase != SCST_SESS_IPH_READY {
+            match init_phase {
+                SCST_SESS_IPH_INITING => {
+                    TRACE_DBG!("Adding mcmd {:?} to init deferred mcmd list", mcmd);
+                    let h = l.init_deferred_mcmd_list.add_tail(mcmd.clone());
+                    mcmd.mgmt_cmd_list_entry.set(h);
+                    return 0;
+                }
+                SCST_SESS_IPH_SUCCESS => {}
+                SCST_SESS_IPH_FAILED => return -1,
+                p => {
+                    PRINT_CRIT_ERROR!("Unknown session init phase {}", p);
+                    return -1;
+                }
+            }
+        }
+    }
+    {
+        let mut l = scst_mcmd_lock.lock_irqsave();
+        scst_add_active_mgmt_cmd(&mut l, mcmd);
+    }
+    wake_up(&scst_mgmt_cmd_list_waitQ);
+    0
+}
+
+/// C `scst_rx_mgmt_fn()`: a target driver's task management function for `sess`; it runs on
+/// `scsi_tm`, and the driver's `task_mgmt_fn_done()` reports its end (with `tgt_priv`).
+/// `EFAULT` if it could not be queued (the LUN field is invalid, or the session failed);
+/// `EINVAL` for parameters C asserts (ABORT TASK without a tag, a LUN function without a
+/// LUN). Must not run in parallel with `scst_unregister_session()` of the session.
+pub fn scst_rx_mgmt_fn(sess: &Arc<ScstSession>, params: &ScstRxMgmtParams) -> Result<(), Errno> {
+    match params.fn_ {
+        SCST_ABORT_TASK => {
+            if !params.tag_set {
+                PRINT_ERROR!("ABORT TASK without a tag");
+                return Err(Errno::EINVAL);
+            }
+        }
+        SCST_TARGET_RESET | SCST_ABORT_ALL_TASKS | SCST_NEXUS_LOSS | SCST_UNREG_SESS_TM => {}
+        f if f.as_str().is_none() => {
+            PRINT_ERROR!("Unknown task management function {:?}", f);
+            return Err(Errno::EINVAL);
+        }
+        f => {
+            if !params.lun_set {
+                PRINT_ERROR!("TM fn {:?} without a LUN", f);
+                return Err(Errno::EINVAL);
+            }
+        }
+    }
+
+    let mut mcmd = scst_pre_rx_mgmt_cmd(sess, params.fn_, params.atomic, params.tgt_priv.clone());
+    let undo = |_m: ScstMgmtCmd| {
+        // C scst_free_mgmt_cmd() of a command that never ran.
+        {
+            let _l = sess.sess_list_lock.lock_irqsave();
+            atomic_dec(&sess.sess_cmd_count);
+        }
+        scst_sess_put(sess);
+    };
+    if params.lun_set {
+        mcmd.lun = scst_unpack_lun(&params.lun);
+        if mcmd.lun == NO_SUCH_LUN {
+            undo(mcmd);
+            return Err(Errno::EFAULT);
+        }
+        mcmd.lun_set = true;
+    }
+    if params.tag_set {
+        mcmd.tag = params.tag;
+    }
+    mcmd.cmd_sn_set = params.cmd_sn_set;
+    mcmd.cmd_sn = params.cmd_sn;
+
+    if params.fn_ < SCST_UNREG_SESS_TM {
+        TRACE!(
+            kemu::printk::TRACE_MGMT,
+            "TM fn {:?} (initiator {}, target {})",
+            params.fn_,
+            sess.initiator_name,
+            sess.tgt.tgt_name
+        );
+    } else {
+        TRACE_MGMT_DBG!("TM fn {:?}", params.fn_);
+    }
+    TRACE_MGMT_DBG!(
+        "sess={}, tag_set {}, tag {}, lun_set {}, lun={}, cmd_sn_set {}, cmd_sn {}",
+        sess.initiator_name,
+        params.tag_set,
+        params.tag,
+        params.lun_set,
+        mcmd.lun,
+        params.cmd_sn_set,
+        params.cmd_sn
+    );
+
+    let mcmd = Arc::new(mcmd);
+    if scst_post_rx_mgmt_cmd(sess, &mcmd) != 0 {
+        scst_free_mgmt_cmd(&mcmd);
+        return Err(Errno::EFAULT);
+    }
+    Ok(())
+}
+
+/// C scst.h `scst_rx_mgmt_fn_tag()`: [`scst_rx_mgmt_fn`] for ABORT TASK by tag.
+pub fn scst_rx_mgmt_fn_tag(
+    sess: &Arc<ScstSession>,
+    fn_: TmFn,
+    tag: u64,
+    atomic: bool,
+    tgt_priv: Option<TgtPriv>,
+) -> Result<(), Errno> {
+    if fn_ != SCST_ABORT_TASK {
+        PRINT_ERROR!("scst_rx_mgmt_fn_tag() for fn {:?}", fn_);
+        return Err(Errno::EINVAL);
+    }
+    let params = ScstRxMgmtParams {
+        fn_,
+        tag,
+        tag_set: true,
+        atomic,
+        tgt_priv,
+        ..Default::default()
+    };
+    scst_rx_mgmt_fn(sess, &params)
+}
+
+/// C scst.h `scst_rx_mgmt_fn_lun()`: [`scst_rx_mgmt_fn`] for any function but ABORT TASK,
+/// with a LUN field (`None`: no LUN).
+pub fn scst_rx_mgmt_fn_lun(
+    sess: &Arc<ScstSession>,
+    fn_: TmFn,
+    lun: Option<&[u8]>,
+    atomic: bool,
+    tgt_priv: Option<TgtPriv>,
+) -> Result<(), Errno> {
+    if fn_ == SCST_ABORT_TASK {
+        PRINT_ERROR!("scst_rx_mgmt_fn_lun() for ABORT TASK");
+        return Err(Errno::EINVAL);
+    }
+    let params = ScstRxMgmtParams {
+        fn_,
+        lun: lun.map(<[u8]>::to_vec).unwrap_or_default(),
+        lun_set: lun.is_some(),
+        atomic,
+        tgt_priv,
+        ..Default::default()
+    };
+    scst_rx_mgmt_fn(sess, &params)
+}
+
+/// C `__scst_find_cmd_by_tag()`: the session's command with `tag`. Done commands (their
+/// response was submitted) are skipped, or a command with a reused tag could be confused
+/// with one whose release is late; for an abort, the latest not aborted done one is taken
+/// if there is no other. `sess_list_lock` held (`l`).
+fn __scst_find_cmd_by_tag(l: &ScstSessLists, tag: u64, to_abort: bool) -> Option<Arc<ScstCmd>> {
+    // ToDo (C): a hash list.
+    let mut res: Option<Arc<ScstCmd>> = None;
+    for (_, cmd) in l.sess_cmd_list.iter() {
+        let (ctag, internal) = {
+            let d = cmd.d.lock();
+            (d.tag, d.internal)
+        };
+        if ctag != tag || internal {
+            continue;
+        }
+        if cmd.done.load(SeqCst) {
+            if to_abort {
+                res = match res {
+                    None => Some(cmd.clone()),
+                    Some(r) => {
+                        if test_bit(SCST_CMD_ABORTED, &r.cmd_flags)
+                            || !test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags)
+                        {
+                            Some(cmd.clone())
+                        } else {
+                            Some(r)
+                        }
+                    }
+                };
+            }
+            continue;
+        }
+        return Some(cmd.clone());
+    }
+    res
+}
+
+/// C `scst_find_cmd_by_tag()`: the session's not yet done command with `tag`.
+pub fn scst_find_cmd_by_tag(sess: &ScstSession, tag: u64) -> Option<Arc<ScstCmd>> {
+    let l = sess.sess_list_lock.lock_irqsave();
+    TRACE_DBG!(
+        "Searching in sess cmd list (sess={}, tag={})",
+        sess.initiator_name,
+        tag
+    );
+    __scst_find_cmd_by_tag(&l, tag, false)
 }
 
 #[cfg(test)]

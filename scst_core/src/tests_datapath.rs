@@ -17,7 +17,8 @@ use crate::scst_main::{
 };
 use crate::scst_targ::{
     scst_cmd_done, scst_cmd_init_done, scst_cmd_init_stage1_done, scst_register_session,
-    scst_restart_cmd, scst_rx_cmd, scst_tgt_cmd_done, scst_unregister_session,
+    scst_restart_cmd, scst_rx_cmd, scst_rx_mgmt_fn, scst_rx_mgmt_fn_lun, scst_rx_mgmt_fn_tag,
+    scst_tgt_cmd_done, scst_unregister_session,
 };
 use crate::testutil::{thread_names, wait_until, Loaded};
 use kemu::atomic::{atomic_read, atomic_set};
@@ -36,6 +37,8 @@ struct Resp {
     data: Vec<u8>,
     resp_data_len: i32,
     thread: String,
+    /// `scst_cmd_aborted_on_xmit()`: a real driver sends nothing for it.
+    aborted: bool,
 }
 
 /// A target driver that records responses and finishes commands at once. With
@@ -44,6 +47,10 @@ struct Resp {
 struct TgtOps {
     resps: Mutex<Vec<Resp>>,
     preprocessed: AtomicUsize,
+    /// Finished task management functions: function, status, and how many responses had
+    /// been sent by then.
+    tm_done: Mutex<Vec<(TmFn, MgmtStatus, usize)>>,
+    tm_affected_done: AtomicUsize,
 }
 
 impl ScstTgtTemplateOps for TgtOps {
@@ -66,6 +73,7 @@ impl ScstTgtTemplateOps for TgtOps {
             data,
             resp_data_len: scst_cmd_get_resp_data_len(cmd),
             thread: std::thread::current().name().unwrap_or("").to_owned(),
+            aborted: scst_cmd_aborted_on_xmit(cmd),
         });
         scst_tgt_cmd_done(cmd, SCST_CONTEXT_DIRECT);
         SCST_TGT_RES_SUCCESS
@@ -74,6 +82,19 @@ impl ScstTgtTemplateOps for TgtOps {
     fn preprocessing_done(&self, cmd: &Arc<ScstCmd>) {
         self.preprocessed.fetch_add(1, SeqCst);
         scst_restart_cmd(cmd, SCST_PREPROCESS_STATUS_SUCCESS, SCST_CONTEXT_THREAD);
+    }
+
+    fn task_mgmt_fn_done(&self, mcmd: &Arc<ScstMgmtCmd>) {
+        let n = self.resps.lock().len();
+        self.tm_done.lock().push((
+            scst_mgmt_cmd_get_fn(mcmd),
+            scst_mgmt_cmd_get_status(mcmd),
+            n,
+        ));
+    }
+
+    fn task_mgmt_affected_cmds_done(&self, _mcmd: &Arc<ScstMgmtCmd>) {
+        self.tm_affected_done.fetch_add(1, SeqCst);
     }
 }
 
@@ -200,8 +221,42 @@ impl Setup {
         }
     }
 
+    /// The device of LUN `lun` (0 or 1).
+    fn dev(&self, lun: usize) -> Arc<ScstDevice> {
+        let g = scst_mutex.lock();
+        g.scst_dev_list
+            .iter()
+            .find(|(_, d)| d.virt_id == self.ids[lun])
+            .map(|(_, d)| d.clone())
+            .unwrap()
+    }
+
+    /// A new session whose initial unit attentions are already consumed, as an initiator
+    /// does after login: one TEST UNIT READY per LUN gets POWER ON, RESET OCCURRED.
     fn session(&self, ini: &str) -> Arc<ScstSession> {
-        scst_register_session(&self.tgt, false, ini, None, None).unwrap()
+        let sess = scst_register_session(&self.tgt, false, ini, None, None).unwrap();
+        self.consume_initial_ua(&sess);
+        sess
+    }
+
+    /// Consumes the POWER ON / RESET unit attention of LUN 0 and 1 of `sess` with TEST UNIT
+    /// READY (tags from `UA_TAG` up), and forgets those responses.
+    fn consume_initial_ua(&self, sess: &Arc<ScstSession>) {
+        for lun in 0..2u64 {
+            let r = self.cmd(
+                sess,
+                lun,
+                &[TEST_UNIT_READY, 0, 0, 0, 0, 0],
+                UA_TAG + lun,
+                SCST_CONTEXT_THREAD,
+            );
+            assert_eq!(r.status, SAM_STAT_CHECK_CONDITION);
+            assert_eq!(
+                (r.sense[2], r.sense[12], r.sense[13]),
+                (UNIT_ATTENTION, 0x29, 0)
+            );
+            self.tops.resps.lock().retain(|r| r.tag != UA_TAG + lun);
+        }
     }
 
     /// Sends one command and waits for its response.
@@ -246,6 +301,19 @@ impl Drop for Setup {
         scst_unregister_virtual_dev_driver(&self.dt);
     }
 }
+
+/// Drops the queued unit attentions of every nexus of `sess` (for tests of other things
+/// whose target driver does not go through [`Setup`]).
+fn clear_ua(sess: &Arc<ScstSession>) {
+    for l in sess.sess_tgt_dev_list.read().iter() {
+        for (_, t) in l.iter() {
+            crate::scst_lib::scst_free_all_UA(t, &mut t.tgt_dev_lock.lock_bh());
+        }
+    }
+}
+
+/// The tags of the commands that consume the initial unit attentions.
+const UA_TAG: u64 = 1 << 60;
 
 fn lun_field(lun: u64) -> [u8; 8] {
     crate::scst_lib::scst_pack_lun(lun, SCST_LUN_ADDR_METHOD_PERIPHERAL)
@@ -700,6 +768,7 @@ fn write_through_rdy_to_xfer_and_queue_full_retry() {
         scst_acg_add_lun(&mut g, &acg, &dev, 0, false).unwrap();
     }
     let sess = scst_register_session(&tgt, false, "iqn.write", None, None).unwrap();
+    clear_ua(&sess);
 
     let cdb = [WRITE_10, 0, 0, 0, 0, 4, 0, 0, 2, 0];
     let cmd = scst_rx_cmd(&sess, &lun_field(0), &cdb, false).unwrap();
@@ -788,7 +857,13 @@ fn luns_follow_the_group_of_a_live_session() {
     let r = s.cmd(&sess, 0, &cdb, 1, SCST_CONTEXT_DIRECT);
     assert_eq!(r.data[3], 24);
     assert_eq!(r.data[25], 7);
+    // The new nexus starts with POWER ON / RESET, then serves.
     let r = s.cmd(&sess, 7, &read10(5, 1), 2, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        (r.status, r.sense[2], r.sense[12]),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29)
+    );
+    let r = s.cmd(&sess, 7, &read10(5, 1), 4, SCST_CONTEXT_THREAD);
     assert_eq!((r.status, r.thread.as_str()), (SAM_STAT_GOOD, "dpdisk70_0"));
 
     crate::scst_lib::scst_acg_del_lun(&mut scst_mutex.lock(), &acg, 7, false).unwrap();
@@ -814,9 +889,12 @@ fn commands_wait_for_session_init() {
     drop(g);
     let tops = s.tops.clone();
     assert!(wait_until(|| tops.resps.lock().len() == 1));
+    // It ran once the session was ready; as the first command of the new nexus it carries
+    // the POWER ON / RESET unit attention.
     let r = s.tops.resps.lock()[0].clone();
-    assert_eq!((r.tag, r.status), (41, SAM_STAT_GOOD));
-    assert_eq!(r.data, pattern(2, 1));
+    assert_eq!((r.tag, r.status), (41, SAM_STAT_CHECK_CONDITION));
+    assert_eq!((r.sense[2], r.sense[12]), (UNIT_ATTENTION, 0x29));
+    assert!(r.data.is_empty());
     drop(cmd);
     scst_unregister_session(&sess, true, None);
 }
@@ -1151,6 +1229,448 @@ fn maintenance_in_reports_are_built_by_the_core() {
     let r = s.cmd(&sess, 0, &cdb, 6, SCST_CONTEXT_THREAD);
     assert_eq!(r.status, SAM_STAT_GOOD);
     assert_eq!(s.dops.exec_threads.lock().len(), 1);
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    scst_unregister_session(&sess, true, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unit attentions
+// ---------------------------------------------------------------------------------------------
+
+const TUR: [u8; 6] = [TEST_UNIT_READY, 0, 0, 0, 0, 0];
+
+/// (status, key, ASC, ASCQ) of a fixed-format answer.
+fn ua_of(r: &Resp) -> (u8, u8, u8, u8) {
+    let b = |i: usize| r.sense.get(i).copied().unwrap_or(0);
+    (r.status, b(2), b(12), b(13))
+}
+
+/// The first command of a new nexus gets CHECK CONDITION with POWER ON, RESET, OR BUS
+/// DEVICE RESET OCCURRED (fixed format), without the handler executing it; the second is
+/// served.
+#[test]
+fn new_nexus_reports_reset_unit_attention_once() {
+    let s = Setup::new("tt_ua_new");
+    let sess = scst_register_session(&s.tgt, false, "iqn.ua.new", None, None).unwrap();
+    let r = s.cmd(&sess, 0, &read10(1, 1), 1, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+    );
+    assert_eq!((r.sense[0], r.sense.len()), (0x70, 18));
+    assert!(s.dops.exec_threads.lock().is_empty());
+    let r = s.cmd(&sess, 0, &read10(1, 1), 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert_eq!(r.data, pattern(1, 1));
+    // LUN 1 is another nexus with its own unit attention.
+    let r = s.cmd(&sess, 1, &TUR, 3, SCST_CONTEXT_DIRECT);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+    );
+    let r = s.cmd(&sess, 1, &TUR, 4, SCST_CONTEXT_DIRECT);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sess, true, None);
+}
+
+/// INQUIRY and REPORT LUNS (SCST_SKIP_UA) neither get nor consume the unit attention.
+#[test]
+fn inquiry_and_report_luns_do_not_consume_the_unit_attention() {
+    let s = Setup::new("tt_ua_skip");
+    let sess = scst_register_session(&s.tgt, false, "iqn.ua.skip", None, None).unwrap();
+    let r = s.cmd(&sess, 0, &[INQUIRY, 0, 0, 0, 36, 0], 1, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let cdb = [REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    let r = s.cmd(&sess, 0, &cdb, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sess, 0, &TUR, 3, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+    );
+    scst_unregister_session(&sess, true, None);
+}
+
+/// REQUEST SENSE returns the pending unit attention as its data (GOOD) and consumes it.
+#[test]
+fn request_sense_returns_the_pending_unit_attention() {
+    let s = Setup::new("tt_ua_rs");
+    let sess = scst_register_session(&s.tgt, false, "iqn.ua.rs", None, None).unwrap();
+    let r = s.cmd(
+        &sess,
+        0,
+        &[REQUEST_SENSE, 0, 0, 0, 18, 0],
+        1,
+        SCST_CONTEXT_THREAD,
+    );
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert_eq!(r.resp_data_len, 18);
+    assert_eq!(
+        (r.data[0], r.data[2], r.data[12], r.data[13]),
+        (0x70, UNIT_ATTENTION, 0x29, 0)
+    );
+    // The handler did not answer it.
+    assert!(s.dops.exec_threads.lock().is_empty());
+    let r = s.cmd(&sess, 0, &TUR, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sess, true, None);
+}
+
+/// REPORTED LUNS DATA HAS CHANGED reaches every session once: a global unit attention,
+/// queued on every nexus and freed on the others when delivered on one.
+#[test]
+fn reported_luns_changed_reaches_every_session() {
+    let s = Setup::new("tt_ua_rlc");
+    let sa = s.session("iqn.ua.rlc.a");
+    let sb = s.session("iqn.ua.rlc.b");
+    {
+        let g = scst_mutex.lock();
+        let acg = g.scst_default_acg.clone().unwrap();
+        crate::scst_lib::scst_report_luns_changed(&g, &acg);
+    }
+    for (i, sess) in [&sa, &sb].into_iter().enumerate() {
+        let tag = 10 * (i as u64 + 1);
+        let r = s.cmd(sess, 1, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x3F, 0x0E)
+        );
+        let r = s.cmd(sess, 0, &TUR, tag + 1, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+        let r = s.cmd(sess, 1, &TUR, tag + 2, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    // REPORT LUNS clears it: the answer is the new data.
+    {
+        let g = scst_mutex.lock();
+        let acg = g.scst_default_acg.clone().unwrap();
+        crate::scst_lib::scst_report_luns_changed(&g, &acg);
+    }
+    let cdb = [REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0];
+    let r = s.cmd(&sa, 0, &cdb, 30, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sa, 1, &TUR, 31, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// A good MODE SELECT queues MODE PARAMETERS CHANGED for the device's other nexuses only;
+/// CAPACITY DATA HAS CHANGED reaches every nexus of the disk.
+#[test]
+fn mode_parameters_and_capacity_changed() {
+    let s = Setup::new("tt_ua_mode");
+    let sa = s.session("iqn.ua.mode.a");
+    let sb = s.session("iqn.ua.mode.b");
+    let r = s.cmd(
+        &sa,
+        0,
+        &[MODE_SELECT, 0x10, 0, 0, 0, 0],
+        1,
+        SCST_CONTEXT_THREAD,
+    );
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sa, 0, &TUR, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sb, 0, &TUR, 3, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x2A, 0x01)
+    );
+    let r = s.cmd(&sb, 1, &TUR, 4, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+
+    let dev = s.dev(1);
+    crate::scst_lib::scst_capacity_data_changed(&dev);
+    for (tag, sess) in [(6, &sa), (7, &sb)] {
+        let r = s.cmd(sess, 1, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x2A, 0x09)
+        );
+    }
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// A device with descriptor sense gets the unit attentions of other kinds in descriptor
+/// format; the POWER ON / RESET one stays fixed, as SPC requires.
+#[test]
+fn unit_attention_sense_follows_d_sense() {
+    let s = Setup::new("tt_ua_dsense");
+    let sess = s.session("iqn.ua.dsense");
+    let dev = s.dev(1);
+    dev.d_sense.store(true, SeqCst);
+    crate::scst_lib::scst_capacity_data_changed(&dev);
+    let r = s.cmd(&sess, 1, &TUR, 2, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_CHECK_CONDITION);
+    assert_eq!(&r.sense[..4], &[0x72, UNIT_ATTENTION, 0x2A, 0x09]);
+    dev.d_sense.store(false, SeqCst);
+    scst_unregister_session(&sess, true, None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Task management
+// ---------------------------------------------------------------------------------------------
+
+impl Setup {
+    /// Waits for the `n`-th finished task management function and returns it.
+    fn tm_wait(&self, n: usize) -> (TmFn, MgmtStatus, usize) {
+        let tops = self.tops.clone();
+        assert!(wait_until(|| tops.tm_done.lock().len() >= n));
+        self.tops.tm_done.lock()[n - 1]
+    }
+}
+
+/// ABORT TASK of a command the handler holds: the function waits until the command is done
+/// and its (suppressed) response finished, then answers SUCCESS; the command is freed.
+#[test]
+fn abort_task_of_a_command_held_in_the_handler() {
+    let s = Setup::new("tt_tm_abort");
+    let sess = s.session("iqn.tm.abort");
+    s.dops.hold.store(true, SeqCst);
+    drop(send(&sess, 0, &read10(1, 1), 5, SCST_CONTEXT_THREAD));
+    let dops = s.dops.clone();
+    assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+    scst_rx_mgmt_fn_tag(&sess, SCST_ABORT_TASK, 5, false, None).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        s.tops.tm_done.lock().is_empty(),
+        "waits for the aborted command"
+    );
+    s.dops.hold.store(false, SeqCst);
+    let (f, st, resps_before) = s.tm_wait(1);
+    assert_eq!((f, st), (SCST_ABORT_TASK, SCST_MGMT_STATUS_SUCCESS));
+    // The aborted command reached xmit_response() (marked aborted) before the TM response.
+    assert_eq!(resps_before, 1);
+    let r = s.tops.resps.lock()[0].clone();
+    assert_eq!(r.tag, 5);
+    assert!(r.aborted);
+    assert_eq!(s.tops.tm_affected_done.load(SeqCst), 1);
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    // The nexus serves the next command.
+    let r = s.cmd(&sess, 0, &read10(2, 1), 6, SCST_CONTEXT_THREAD);
+    assert_eq!((r.status, r.aborted), (SAM_STAT_GOOD, false));
+    scst_unregister_session(&sess, true, None);
+}
+
+/// ABORT TASK of a tag nobody uses: TASK DOES NOT EXIST; a LUN function for a LUN without a
+/// device: LUN DOES NOT EXIST; CLEAR ACA without ACA succeeds.
+#[test]
+fn tm_unknown_task_and_lun() {
+    let s = Setup::new("tt_tm_unknown");
+    let sess = s.session("iqn.tm.unknown");
+    scst_rx_mgmt_fn_tag(&sess, SCST_ABORT_TASK, 77, false, None).unwrap();
+    assert_eq!(
+        s.tm_wait(1),
+        (SCST_ABORT_TASK, SCST_MGMT_STATUS_TASK_NOT_EXIST, 0)
+    );
+    scst_rx_mgmt_fn_lun(&sess, SCST_LUN_RESET, Some(&lun_field(9)), false, None).unwrap();
+    assert_eq!(
+        s.tm_wait(2),
+        (SCST_LUN_RESET, SCST_MGMT_STATUS_LUN_NOT_EXIST, 0)
+    );
+    scst_rx_mgmt_fn_lun(&sess, SCST_CLEAR_ACA, Some(&lun_field(0)), false, None).unwrap();
+    assert_eq!(s.tm_wait(3), (SCST_CLEAR_ACA, SCST_MGMT_STATUS_SUCCESS, 0));
+    // Parameters C asserts are refused.
+    let p = ScstRxMgmtParams {
+        fn_: SCST_ABORT_TASK,
+        ..Default::default()
+    };
+    assert_eq!(scst_rx_mgmt_fn(&sess, &p), Err(kemu::Errno::EINVAL));
+    let p = ScstRxMgmtParams {
+        fn_: SCST_LUN_RESET,
+        ..Default::default()
+    };
+    assert_eq!(scst_rx_mgmt_fn(&sess, &p), Err(kemu::Errno::EINVAL));
+    assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
+    scst_unregister_session(&sess, true, None);
+}
+
+/// LUN RESET from one session: the other session's command on the LUN is aborted (as
+/// "other initiator": it completed, so its status is still delivered), the function waits
+/// until it is done, and every nexus of the device gets POWER ON, RESET OCCURRED (06/29/00,
+/// scst_process_reset() with scst_sense_reset_UA); the other LUN is untouched.
+#[test]
+fn lun_reset_aborts_and_queues_the_reset_ua() {
+    let s = Setup::new("tt_tm_lunreset");
+    let sa = s.session("iqn.tm.lr.a");
+    let sb = s.session("iqn.tm.lr.b");
+    s.dops.hold.store(true, SeqCst);
+    drop(send(&sb, 0, &read10(3, 1), 7, SCST_CONTEXT_THREAD));
+    let dops = s.dops.clone();
+    assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+    scst_rx_mgmt_fn_lun(&sa, SCST_LUN_RESET, Some(&lun_field(0)), false, None).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        s.tops.tm_done.lock().is_empty(),
+        "waits until the command is done"
+    );
+    s.dops.hold.store(false, SeqCst);
+    let (f, st, _) = s.tm_wait(1);
+    assert_eq!((f, st), (SCST_LUN_RESET, SCST_MGMT_STATUS_SUCCESS));
+    let tops = s.tops.clone();
+    assert!(wait_until(|| tops.resps.lock().iter().any(|r| r.tag == 7)));
+    let r = s
+        .tops
+        .resps
+        .lock()
+        .iter()
+        .find(|r| r.tag == 7)
+        .cloned()
+        .unwrap();
+    assert_eq!((r.status, r.aborted), (SAM_STAT_GOOD, false));
+    for (tag, sess) in [(10, &sa), (20, &sb)] {
+        let r = s.cmd(sess, 0, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+        );
+        let r = s.cmd(sess, 0, &TUR, tag + 1, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+        let r = s.cmd(sess, 1, &TUR, tag + 2, SCST_CONTEXT_THREAD);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// TARGET RESET resets every LUN of the session's group; ABORT TASK SET aborts the
+/// session's commands of one LUN only.
+#[test]
+fn target_reset_and_abort_task_set() {
+    let s = Setup::new("tt_tm_tgtreset");
+    let sess = s.session("iqn.tm.tr");
+    scst_rx_mgmt_fn_lun(&sess, SCST_TARGET_RESET, None, false, None).unwrap();
+    assert_eq!(
+        s.tm_wait(1),
+        (SCST_TARGET_RESET, SCST_MGMT_STATUS_SUCCESS, 0)
+    );
+    for (tag, lun) in [(1, 0), (2, 1)] {
+        let r = s.cmd(&sess, lun, &TUR, tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+        );
+    }
+
+    s.dops.hold.store(true, SeqCst);
+    drop(send(&sess, 1, &read10(4, 1), 3, SCST_CONTEXT_THREAD));
+    let dops = s.dops.clone();
+    assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+    scst_rx_mgmt_fn_lun(&sess, SCST_ABORT_TASK_SET, Some(&lun_field(1)), false, None).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(s.tops.tm_done.lock().len(), 1);
+    s.dops.hold.store(false, SeqCst);
+    assert_eq!(s.tm_wait(2).1, SCST_MGMT_STATUS_SUCCESS);
+    let r = s
+        .tops
+        .resps
+        .lock()
+        .iter()
+        .find(|r| r.tag == 3)
+        .cloned()
+        .unwrap();
+    assert!(r.aborted);
+    // No unit attention for an abort.
+    let r = s.cmd(&sess, 1, &TUR, 4, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    scst_unregister_session(&sess, true, None);
+}
+
+/// NEXUS LOSS SESS aborts the session's commands and queues I_T NEXUS LOSS OCCURRED; the
+/// driver's task_mgmt_affected_cmds_done() and task_mgmt_fn_done() are both called.
+#[test]
+fn nexus_loss_sess_queues_nexus_loss_ua() {
+    let s = Setup::new("tt_tm_nexus");
+    let sess = s.session("iqn.tm.nexus");
+    scst_rx_mgmt_fn_lun(
+        &sess,
+        SCST_NEXUS_LOSS_SESS,
+        Some(&lun_field(0)),
+        false,
+        None,
+    )
+    .unwrap();
+    assert_eq!(
+        s.tm_wait(1),
+        (SCST_NEXUS_LOSS_SESS, SCST_MGMT_STATUS_SUCCESS, 0)
+    );
+    assert_eq!(s.tops.tm_affected_done.load(SeqCst), 1);
+    let r = s.cmd(&sess, 1, &TUR, 1, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0x07)
+    );
+    scst_unregister_session(&sess, true, None);
+    // The session's own unregistration (SCST_UNREG_SESS_TM) calls no driver callback.
+    assert_eq!(s.tops.tm_done.lock().len(), 1);
+}
+
+/// ABORT TASK of a command waiting for its SN behind an ORDERED command that the handler
+/// holds: scst_unblock_aborted_cmds() takes it off the deferred list, it finishes aborted and
+/// the function answers at once, while the ORDERED command still executes.
+#[test]
+fn abort_task_of_a_command_deferred_by_its_sn() {
+    let s = Setup::new("tt_tm_deferred");
+    let sess = s.session("iqn.tm.deferred");
+    s.dops.hold.store(true, SeqCst);
+    let mut cmds = Vec::new();
+    let mut holder = None;
+    for (tag, qt) in [(1u64, SCST_CMD_QUEUE_ORDERED), (2, SCST_CMD_QUEUE_SIMPLE)] {
+        let cmd = scst_rx_cmd(&sess, &lun_field(0), &read10(0, 1), false).unwrap();
+        scst_cmd_set_tag(&cmd, tag);
+        scst_cmd_set_queue_type(&cmd, qt);
+        scst_cmd_set_expected(&cmd, SCST_DATA_READ, 512);
+        if tag == 1 {
+            // Executed (and held) on its own thread, so the LUN's thread stays free to
+            // defer the next command.
+            let c = cmd.clone();
+            holder = Some(std::thread::spawn(move || {
+                scst_cmd_init_done(&c, SCST_CONTEXT_DIRECT)
+            }));
+            let dops = s.dops.clone();
+            assert!(wait_until(|| dops.in_exec.load(SeqCst) == 1));
+        } else {
+            scst_cmd_init_done(&cmd, SCST_CONTEXT_THREAD);
+        }
+        cmds.push(cmd);
+    }
+    let od = scst_cmd_get_tgt_dev(&cmds[1])
+        .unwrap()
+        .curr_order_data
+        .clone();
+    assert!(wait_until(|| atomic_read(&od.def_cmd_count) == 1));
+    assert_eq!(scst_cmd_get_state(&cmds[1]), SCST_CMD_STATE_EXEC_CHECK_SN);
+
+    scst_rx_mgmt_fn_tag(&sess, SCST_ABORT_TASK, 2, false, None).unwrap();
+    let (f, st, n) = s.tm_wait(1);
+    assert_eq!((f, st, n), (SCST_ABORT_TASK, SCST_MGMT_STATUS_SUCCESS, 1));
+    let r = s.tops.resps.lock()[0].clone();
+    assert_eq!((r.tag, r.aborted), (2, true));
+    {
+        // Off the deferred list; its SN waits on the skipped list (scst_unblock_deferred())
+        // until the ORDERED command is done.
+        let l = od.sn_lock.lock();
+        assert!(l.deferred_cmd_list.is_empty());
+        assert_eq!(l.skipped_sn_list.len(), 1);
+    }
+    assert_eq!(
+        s.dops.in_exec.load(SeqCst),
+        1,
+        "the aborted command never executed"
+    );
+
+    s.dops.hold.store(false, SeqCst);
+    if let Some(h) = holder {
+        h.join().unwrap();
+    }
+    let tops = s.tops.clone();
+    assert!(wait_until(|| tops.resps.lock().len() == 2));
+    let r = s.tops.resps.lock()[1].clone();
+    assert_eq!((r.tag, r.status, r.aborted), (1, SAM_STAT_GOOD, false));
+    assert!(wait_until(|| atomic_read(&od.def_cmd_count) == 0));
+    drop(cmds);
     assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
     scst_unregister_session(&sess, true, None);
 }

@@ -37,13 +37,6 @@ const WCE: u8 = super::exec::WCE;
 /// Whether `vdev_save_mode_pages()` is ported (it is not: see the module documentation).
 const VDEV_SAVE_MODE_PAGES_PORTED: bool = false;
 
-/// The MODE PARAMETERS CHANGED unit attention (2A/01) for the other nexuses of `dev`
-/// after MODE SELECT changed its parameters (C: the core's `scst_mode_select_checks()`
-/// queues it with `scst_dev_check_set_UA()`).
-pub fn vdisk_queue_mode_params_changed_ua(_dev: &ScstDevice) {
-    // unit attentions: scst_dev_check_set_UA() when scst_lib has it
-}
-
 /// C `vdisk_set_wt()`: switches write-through on or off; an open backing file is reopened
 /// so that its `O_DSYNC` follows (C: "MODE SELECT is strictly serialized command, so it's
 /// safe here to reopen fd"). Nothing to do for NULLIO or NV_CACHE devices, or when the
@@ -183,19 +176,14 @@ fn vdisk_ctrl_m_pg_select(
         dpicz,
         old_dpicz
     );
-    vdisk_queue_mode_params_changed_ua(dev);
+    // The MODE PARAMETERS CHANGED unit attention for the other nexuses is queued by the
+    // core after a successful MODE SELECT (scst_mode_select_checks()), as C.
 }
 
 /// C `vdisk_caching_m_pg_select()`: the caching page: WCE 0 turns write-through on, 1 off
 /// ([`vdisk_set_wt`]; a reopen failure is BUSY). Saving is refused with INVALID FIELD IN
 /// CDB (byte 1 bit 0), as C does for NV_CACHE devices or without saved pages.
-fn vdisk_caching_m_pg_select(
-    pg: &[u8],
-    p: &mut VdiskCmdParams<'_>,
-    dev: &ScstDevice,
-    save: bool,
-    read_only: bool,
-) {
+fn vdisk_caching_m_pg_select(pg: &[u8], p: &mut VdiskCmdParams<'_>, save: bool, read_only: bool) {
     let virt_dev = p.virt_dev;
     let old_wt = virt_dev.wt_flag.load(Relaxed);
     if save
@@ -223,7 +211,6 @@ fn vdisk_caching_m_pg_select(
         u8::from(virt_dev.wt_flag.load(Relaxed)),
         u8::from(old_wt)
     );
-    vdisk_queue_mode_params_changed_ua(dev);
 }
 
 /// C `vdisk_exec_mode_select()`: MODE SELECT(6)/(10). Refused in cluster mode (INVALID
@@ -302,7 +289,7 @@ pub fn vdisk_exec_mode_select(p: &mut VdiskCmdParams<'_>) -> ComplStatus {
                 p.scst_set_invalid_field_in_parm_list(field(offset + 1), 0);
                 return ComplStatus::CmdSucceeded;
             }
-            vdisk_caching_m_pg_select(pg, p, &dev, save, read_only);
+            vdisk_caching_m_pg_select(pg, p, save, read_only);
             break;
         } else if page == 0xA {
             // Control page.
