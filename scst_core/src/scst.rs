@@ -2370,6 +2370,9 @@ pub struct ScstDevice {
     pub reserved_by: SpinLock<Option<Weak<ScstSession>>>,
     /// C `dev_pr_mutex` with the persistent-reservation fields it protects.
     pub dev_pr_mutex: kemu::sync::Mutex<ScstDevPr>,
+    /// C `pr_is_set` as the command path reads it, without `dev_pr_mutex` (the same flag as
+    /// [`ScstDevPr::pr_is_set_unlocked`]).
+    pub pr_is_set_unlocked: Arc<AtomicBool>,
     /// C `not_pr_supporting_tgt_devs_num`: nexuses from target drivers without
     /// `get_initiator_port_transport_id()` (C: under `scst_mutex`).
     pub not_pr_supporting_tgt_devs_num: AtomicT,
@@ -2399,8 +2402,14 @@ pub struct ScstDevRegistrant {
 /// `dev_pr_mutex` (C: "Persistent reservation fields").
 #[derive(Debug)]
 pub struct ScstDevPr {
-    /// C `pr_is_set`: a registrant holds a persistent reservation.
+    /// C `pr_is_set`: a registrant holds a persistent reservation. Change it with
+    /// [`ScstDevPr::set_pr_is_set`], which keeps [`ScstDevPr::pr_is_set_unlocked`] equal.
     pub pr_is_set: bool,
+    /// C reads `dev->pr_is_set` without `dev_pr_mutex` on the command path
+    /// (`__scst_check_local_events`) and takes the lock only when it is set; this copy,
+    /// shared with [`ScstDevice::pr_is_set_unlocked`] and written under the mutex, is that
+    /// unlocked read.
+    pub pr_is_set_unlocked: Arc<AtomicBool>,
     /// C `pr_aptpl`: persist through power loss is active.
     pub pr_aptpl: bool,
     /// C `pr_type` (`TYPE_*`, `TYPE_UNSPECIFIED` when not reserved).
@@ -2429,6 +2438,7 @@ impl ScstDevPr {
     pub fn new() -> Self {
         Self {
             pr_is_set: false,
+            pr_is_set_unlocked: Arc::new(AtomicBool::new(false)),
             pr_aptpl: false,
             pr_type: crate::scst_const::TYPE_UNSPECIFIED,
             pr_scope: crate::scst_const::SCOPE_LU,
@@ -2442,6 +2452,15 @@ impl ScstDevPr {
     }
 }
 
+impl ScstDevPr {
+    /// Sets C `pr_is_set` (with `dev_pr_mutex` held) and its unlocked copy.
+    pub fn set_pr_is_set(&mut self, v: bool) {
+        self.pr_is_set = v;
+        self.pr_is_set_unlocked
+            .store(v, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 impl Default for ScstDevPr {
     fn default() -> Self {
         Self::new()
@@ -2451,6 +2470,7 @@ impl Default for ScstDevPr {
 impl ScstDevice {
     /// C `scst_alloc_device()`'s initialisation, with the null handler.
     pub(crate) fn new(type_: i32, virt_name: &str, virt_id: i32, null: Arc<ScstDevType>) -> Self {
+        let pr = ScstDevPr::new();
         Self {
             type_,
             virt_name: virt_name.to_owned(),
@@ -2483,7 +2503,8 @@ impl ScstDevice {
             has_own_order_mgmt: AtomicBool::new(false),
             dev_double_ua_possible: AtomicBool::new(true),
             reserved_by: SpinLock::new(None),
-            dev_pr_mutex: kemu::sync::Mutex::new(ScstDevPr::new()),
+            pr_is_set_unlocked: pr.pr_is_set_unlocked.clone(),
+            dev_pr_mutex: kemu::sync::Mutex::new(pr),
             not_pr_supporting_tgt_devs_num: AtomicT::new(0),
             dev_lock: SpinLock::new(ScstDevLocked::default()),
         }

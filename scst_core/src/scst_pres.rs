@@ -329,7 +329,7 @@ fn reg_key(pr: &ScstDevPr, reg_id: u64) -> Option<u64> {
 /// C `scst_pr_set_holder()`: `holder` reserves with `scope`/`type_` (for the all-registrants
 /// types every registrant holds it and `pr_holder` is not set).
 pub fn scst_pr_set_holder(pr: &mut ScstDevPr, holder: Option<u64>, scope: u8, type_: u8) {
-    pr.pr_is_set = true;
+    pr.set_pr_is_set(true);
     pr.pr_scope = scope;
     pr.pr_type = type_;
     if pr.pr_type != TYPE_EXCLUSIVE_ACCESS_ALL_REG && pr.pr_type != TYPE_WRITE_EXCLUSIVE_ALL_REG {
@@ -428,7 +428,7 @@ fn scst_pr_clear_reservation(pr: &mut ScstDevPr) {
     if !pr.pr_is_set {
         kemu::PRINT_WARNING!("scst_pr_clear_reservation() without a reservation");
     }
-    pr.pr_is_set = false;
+    pr.set_pr_is_set(false);
     pr.pr_scope = SCOPE_LU;
     pr.pr_type = TYPE_UNSPECIFIED;
     pr.pr_holder = None;
@@ -686,7 +686,7 @@ fn scst_pr_do_load_device_file(
     let mut pos = 16;
     pr.pr_aptpl = buf[pos] != 0;
     pos += 1;
-    pr.pr_is_set = buf[pos] != 0;
+    pr.set_pr_is_set(buf[pos] != 0);
     pos += 1;
     pr.pr_type = buf[pos];
     pos += 1;
@@ -1821,6 +1821,11 @@ pub fn scst_pr_crh_case(tgt_dev: &ScstTgtDev, pr: &ScstDevPr) -> bool {
 /// registrants-only and all-registrants types — may do anything; others only what the CDB
 /// table marks `SCST_WRITE_EXCL_ALLOWED` / `SCST_EXCL_ACCESS_ALLOWED`).
 pub fn scst_pr_is_cmd_allowed(tgt_dev: &ScstTgtDev, op_flags: u32, op_name: &str) -> bool {
+    // C: `if (dev->pr_is_set)` is tested without the lock by the caller; most devices never
+    // have a persistent reservation, and their commands do not take the mutex.
+    if !tgt_dev.dev.pr_is_set_unlocked.load(SeqCst) {
+        return true;
+    }
     let pr = tgt_dev.dev.dev_pr_mutex.lock();
     // Recheck, because it can change while we were waiting for the lock.
     if !pr.pr_is_set {
