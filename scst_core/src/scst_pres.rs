@@ -1234,18 +1234,38 @@ pub fn scst_pr_register(
                 scst_set_invalid_field_in_parm_list(c.cmd, 20, SCST_INVAL_FIELD_BIT_OFFS_VALID | 3);
                 return;
             }
-            if action_key == 0 {
-                if all_tg_pt {
-                    let tid = c.transport_id.clone().unwrap_or_default();
-                    scst_pr_unregister_all_tg_pt(c, pr, &tid);
-                } else {
-                    scst_pr_unregister(pr, r);
-                }
-            } else {
-                pr.dev_registrants_list[i].key = action_key;
-            }
+            scst_pr_change_own_key(c, pr, r, i, all_tg_pt, action_key);
         }
     }
+    scst_pr_registration_done(c, pr, aptpl);
+}
+
+/// The end of REGISTER and REGISTER AND IGNORE EXISTING KEY for a nexus already registered
+/// (registrant `r` at index `i`): action key 0 unregisters it (with ALL_TG_PT, on every
+/// target port), another key replaces its key. (C repeats this in both functions.)
+fn scst_pr_change_own_key(
+    c: &ScstPrCmd<'_>,
+    pr: &mut ScstDevPr,
+    r: u64,
+    i: usize,
+    all_tg_pt: bool,
+    action_key: u64,
+) {
+    if action_key == 0 {
+        if all_tg_pt {
+            let tid = c.transport_id.clone().unwrap_or_default();
+            scst_pr_unregister_all_tg_pt(c, pr, &tid);
+        } else {
+            scst_pr_unregister(pr, r);
+        }
+    } else {
+        pr.dev_registrants_list[i].key = action_key;
+    }
+}
+
+/// The common end of REGISTER and REGISTER AND IGNORE EXISTING KEY: a new generation, the
+/// APTPL bit of the parameter list.
+fn scst_pr_registration_done(c: &ScstPrCmd<'_>, pr: &mut ScstDevPr, aptpl: bool) {
     pr.pr_generation = pr.pr_generation.wrapping_add(1);
     pr.pr_aptpl = aptpl;
     scst_pr_dump_prs(c.dev, pr, false);
@@ -1287,21 +1307,10 @@ pub fn scst_pr_register_and_ignore(
             }
         }
         Some((r, i)) => {
-            if action_key == 0 {
-                if all_tg_pt {
-                    let tid = c.transport_id.clone().unwrap_or_default();
-                    scst_pr_unregister_all_tg_pt(c, pr, &tid);
-                } else {
-                    scst_pr_unregister(pr, r);
-                }
-            } else {
-                pr.dev_registrants_list[i].key = action_key;
-            }
+            scst_pr_change_own_key(c, pr, r, i, all_tg_pt, action_key);
         }
     }
-    pr.pr_generation = pr.pr_generation.wrapping_add(1);
-    pr.pr_aptpl = aptpl;
-    scst_pr_dump_prs(c.dev, pr, false);
+    scst_pr_registration_done(c, pr, aptpl);
 }
 
 /// C `scst_pr_register_and_move()`: REGISTER AND MOVE: the reservation moves to the I_T

@@ -1653,6 +1653,25 @@ fn scst_maintenance_in(cmd: &Arc<ScstCmd>) -> i32 {
     }
 }
 
+/// The part of C `scst_reserve_local()` / `scst_release_local()` for a device with
+/// persistent-reservation registrants: the SPC-2 command completes GOOD without effect in the
+/// Compatible Reservation Handling cases (`scst_pr_crh_case()`), else with RESERVATION
+/// CONFLICT; true when that happened (the caller then reports the result).
+fn scst_spc2_cmd_under_pr(cmd: &Arc<ScstCmd>, tgt_dev: &Arc<ScstTgtDev>) -> bool {
+    let pr = tgt_dev.dev.dev_pr_mutex.lock();
+    if pr.dev_registrants_list.is_empty() {
+        return false;
+    }
+    let crh = crate::scst_pres::scst_pr_crh_case(tgt_dev, &pr);
+    drop(pr);
+    if crh {
+        cmd.d.lock().completed = true;
+    } else {
+        scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
+    }
+    true
+}
+
 /// C `scst_reserve_local()`: SPC-2 RESERVE(6)/(10): the session becomes the holder (the
 /// handler then executes the command); another holder, or a persistent reservation outside
 /// the Compatible Reservation Handling cases, is a RESERVATION CONFLICT.
@@ -1681,21 +1700,8 @@ fn scst_reserve_local(cmd: &Arc<ScstCmd>) -> i32 {
         // regular commands around RESERVE is the initiators' duty (ORDERED attribute, queue
         // draining, …), and with a single task set no target driver can guarantee even the
         // delivery order of ORDERED commands, which initiators know.
-        {
-            let pr = dev.dev_pr_mutex.lock();
-            if !pr.dev_registrants_list.is_empty() {
-                let crh = crate::scst_pres::scst_pr_crh_case(&tgt_dev, &pr);
-                drop(pr);
-                if crh {
-                    cmd.d.lock().completed = true;
-                } else {
-                    scst_set_cmd_error_status_locked(
-                        &mut cmd.d.lock(),
-                        SAM_STAT_RESERVATION_CONFLICT,
-                    );
-                }
-                break 'done;
-            }
+        if scst_spc2_cmd_under_pr(cmd, &tgt_dev) {
+            break 'done;
         }
         let mut r = dev.reserved_by.lock_bh();
         if scst_is_not_reservation_holder_locked(&r, &cmd.sess) {
@@ -1720,19 +1726,9 @@ fn scst_release_local(cmd: &Arc<ScstCmd>) -> i32 {
     };
     let dev = &tgt_dev.dev;
     // See scst_reserve_local() for why no device blocking or other protection is needed.
-    {
-        let pr = dev.dev_pr_mutex.lock();
-        if !pr.dev_registrants_list.is_empty() {
-            let crh = crate::scst_pres::scst_pr_crh_case(&tgt_dev, &pr);
-            drop(pr);
-            if crh {
-                cmd.d.lock().completed = true;
-            } else {
-                scst_set_cmd_error_status_locked(&mut cmd.d.lock(), SAM_STAT_RESERVATION_CONFLICT);
-            }
-            scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
-            return SCST_EXEC_COMPLETED;
-        }
+    if scst_spc2_cmd_under_pr(cmd, &tgt_dev) {
+        scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
+        return SCST_EXEC_COMPLETED;
     }
     let mut r = dev.reserved_by.lock_bh();
     // The device could be released behind us if the reserving session is closed (see
