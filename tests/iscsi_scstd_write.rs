@@ -1395,3 +1395,66 @@ fn write_with_edtl_shorter_than_the_cdb_writes_only_what_came() {
     c.logout().unwrap();
     stop(server);
 }
+
+/// The send path under back-pressure: a 24 MiB READ (more than the loopback socket buffers hold) whose Data-In PDUs (header and data in
+/// one gathered `sendmsg`, nthread.rs `write_data`) the initiator takes slowly, so the
+/// target's socket fills and sends resume in the middle of PDUs — with both digests, whose
+/// padding and digest trailers follow the data. Every byte and every digest must arrive
+/// right (the client checks each digest).
+#[test]
+fn slow_reader_gets_every_data_in_pdu_whole() {
+    let test = "slow_reader_gets_every_data_in_pdu_whole";
+    let server = start_with_digests(test);
+    let mut c = login_with_digests(&server, INITIATOR);
+    let lba = 340_000u32;
+    let len = 24usize << 20;
+    let data = pattern(0x51, len);
+    for (i, chunk) in data.chunks(1 << 20).enumerate() {
+        let w = c
+            .write10(LUN_DISK, lba + (i as u32) * 2048, chunk, BLOCK)
+            .expect("WRITE(10) of 1 MiB");
+        assert_good(&w, "WRITE(10) of 1 MiB");
+    }
+    let mut raw = Raw::new(&mut c);
+    let blocks = u16::try_from(len / BLOCK as usize).unwrap();
+    let itt = raw.command(
+        &cdb::read10(lba, blocks),
+        FLAG_FINAL | CMD_READ,
+        u32::try_from(len).unwrap(),
+        &[],
+    );
+    // Let the target fill its socket before reading anything.
+    thread::sleep(Duration::from_millis(300));
+    let mut back = vec![0u8; len];
+    let mut pdus = 0usize;
+    loop {
+        let p = raw.recv();
+        assert_eq!(p.itt(), itt, "{p:?}");
+        pdus += 1;
+        if pdus % 64 == 0 {
+            thread::sleep(Duration::from_millis(5));
+        }
+        match p.opcode() {
+            op::DATA_IN => {
+                let off = p.buffer_offset() as usize;
+                back[off..off + p.data.len()].copy_from_slice(&p.data);
+                if p.flags() & DATA_IN_STATUS != 0 {
+                    assert_eq!(p.bhs[3], STATUS_GOOD, "{p:?}");
+                    break;
+                }
+            }
+            op::SCSI_RSP => {
+                assert_eq!(p.bhs[3], STATUS_GOOD, "{p:?}");
+                break;
+            }
+            _ => panic!("unexpected {p:?}"),
+        }
+    }
+    assert!(pdus >= len / 8192, "{pdus} PDUs");
+    assert!(
+        back == data,
+        "24 MiB read back: {}",
+        first_difference(&back, &data)
+    );
+    stop(server);
+}

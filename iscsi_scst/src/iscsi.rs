@@ -1712,11 +1712,12 @@ pub fn cmnd_rx_end(cmnd: &Arc<IscsiCmnd>) {
 /// C: iscsi.c cmnd_tx_start(): fills the SNs and length of a PDU about to be sent and sets up
 /// the header write. Returns the header bytes.
 pub fn cmnd_tx_start(cmnd: &Arc<IscsiCmnd>, ws: &mut WriteState) {
-    let conn = &cmnd.conn;
     let mut d = cmnd.d.lock();
     iscsi_cmnd_set_length(&mut d.pdu);
 
-    let _ = conn.sock.tcp_cork(true);
+    // C corks the socket here (and uncorks in cmnd_tx_end()); usermode sends a PDU's header
+    // and data in one sendmsg with MSG_MORE before a trailer instead (nthread.rs write_data(),
+    // as the 2017 usermode adaptation), saving two setsockopt calls per PDU.
 
     ws.write_size = 48 + d.pdu.datasize;
     ws.write_offset = 0;
@@ -1794,7 +1795,7 @@ pub fn cmnd_tx_end(cmnd: &Arc<IscsiCmnd>) {
             mark_conn_closed(conn);
         }
     }
-    let _ = conn.sock.tcp_cork(false);
+    // No uncork: see cmnd_tx_start().
 }
 
 /// C: iscsi.c iscsi_create_tm_clone(): an aborted stand-in with the command's PDU, which

@@ -1011,8 +1011,15 @@ fn send_result(r: Result<usize, Errno>) -> i32 {
     }
 }
 
-/// C: nthread.c write_data(): sends the rest of the header, then the data segment from the
+/// C: nthread.c write_data(): sends the rest of the header and the data segment from the
 /// command's pages (or its request's). Returns the bytes sent, or a negative errno.
+///
+/// Usermode: the header and the data go out in one gathered `sendmsg` (C sends the header
+/// with `writev` and the pages with `sendpage`, which cost nothing extra in the kernel but
+/// are a system call each here), and `MSG_MORE` is set only when the PDU's padding or data
+/// digest follows; the per-PDU `TCP_CORK` of C is left out, as in the 2017 usermode
+/// adaptation (usermode-design.md §3, §5.5). With `TCP_NODELAY` (set at ADD_CONN) each PDU is
+/// pushed when its last byte is handed over.
 fn write_data(conn: &Arc<IscsiConn>, ws: &mut WriteState) -> i32 {
     let Some(cmnd) = ws.write_cmnd.clone() else {
         return 0;
@@ -1020,51 +1027,59 @@ fn write_data(conn: &Arc<IscsiConn>, ws: &mut WriteState) -> i32 {
     if let Some(parent) = &cmnd.parent_req {
         req_add_to_write_timeout_list(parent);
     }
-
+    let datasize = cmnd.d.lock().pdu.datasize;
+    // Padding or a data digest follows this PDU's data: tell TCP more is coming.
+    let more = if datasize & 3 != 0 || conn.ddigest_type & DIGEST_NONE == 0 {
+        MSG_MORE
+    } else {
+        0
+    };
+    let sock = Arc::clone(&conn.sock);
     let saved_size = ws.write_size;
-    let mut sent_total: u32 = 0;
 
-    // The header (C: conn->write_iop, sent with vfs_writev).
-    while ws.hdr_sent < ws.hdr.len() {
-        let more = if ws.write_size as usize > ws.hdr.len() - ws.hdr_sent {
-            MSG_MORE
-        } else {
-            0
-        };
-        let r = kernel_sendmsg(&conn.sock, &[IoSlice::new(&ws.hdr[ws.hdr_sent..])], more);
-        match r {
-            Ok(n) => {
-                ws.hdr_sent += n;
-                ws.write_size -= n as u32;
-                sent_total += n as u32;
-            }
-            Err(Errno::EINTR) => continue,
-            Err(e) => {
-                return if sent_total > 0 && e == Errno::EAGAIN {
-                    sent_total.cast_signed()
-                } else {
-                    neg(e)
-                };
+    // Sends `iov` (the header rest, then data from `write_offset`) and accounts for what went
+    // out: first the header, the rest is data. Ok(false): the socket took less than offered.
+    let account = |ws: &mut WriteState, n: usize, offered: usize| {
+        let h = n.min(ws.hdr.len() - ws.hdr_sent);
+        ws.hdr_sent += h;
+        ws.write_offset += u32::try_from(n - h).unwrap_or(u32::MAX);
+        ws.write_size -= u32::try_from(n).unwrap_or(u32::MAX);
+        n == offered
+    };
+
+    let res: Option<Result<(), Errno>> = if ws.write_size as usize <= ws.hdr.len() - ws.hdr_sent {
+        // No data left (or none at all): the header rest alone.
+        let mut r = Ok(());
+        while ws.write_size > 0 {
+            let hdr_rest = ws.hdr.len() - ws.hdr_sent;
+            let flags = if datasize != 0 { MSG_MORE } else { 0 };
+            match kernel_sendmsg(&sock, &[IoSlice::new(&ws.hdr[ws.hdr_sent..])], flags) {
+                Ok(n) => {
+                    let _ = account(ws, n, hdr_rest);
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    r = Err(e);
+                    break;
+                }
             }
         }
-    }
-    if ws.write_size == 0 {
-        return (saved_size - ws.write_size).cast_signed();
-    }
-
-    // The data segment, from the command's pages (or its request's / SCST command's).
-    let sock = Arc::clone(&conn.sock);
-    let res = cmnd_with_sg(&cmnd, |sg| {
-        let mut sent: u32 = 0;
-        loop {
+        Some(r)
+    } else {
+        let hdr = std::mem::take(&mut ws.hdr);
+        let r = cmnd_with_sg(&cmnd, |sg| loop {
             let size = ws.write_size as usize;
             if size == 0 {
-                return Ok(sent);
+                return Ok(());
             }
-            // The iovecs of the next `size` bytes from write_offset.
-            let mut iov = Vec::new();
+            let mut iov = Vec::with_capacity(sg.len() + 1);
+            let hdr_rest = &hdr[ws.hdr_sent..];
+            if !hdr_rest.is_empty() {
+                iov.push(IoSlice::new(hdr_rest));
+            }
+            // The iovecs of the data bytes still to send, from write_offset.
+            let mut want = size - hdr_rest.len();
             let mut off = ws.write_offset as usize;
-            let mut want = size;
             for e in sg {
                 if want == 0 {
                     break;
@@ -1079,30 +1094,36 @@ fn write_data(conn: &Arc<IscsiConn>, ws: &mut WriteState) -> i32 {
                 want -= n;
                 off = 0;
             }
-            if iov.is_empty() {
+            if want != 0 {
                 return Err(Errno::EIO);
             }
-            match kernel_sendmsg(&sock, &iov, MSG_MORE) {
+            match kernel_sendmsg(&sock, &iov, more) {
                 Ok(n) => {
-                    let n = u32::try_from(n).unwrap_or(u32::MAX);
-                    ws.write_offset += n;
-                    ws.write_size -= n;
-                    sent += n;
+                    let h = n.min(hdr.len() - ws.hdr_sent);
+                    ws.hdr_sent += h;
+                    ws.write_offset += u32::try_from(n - h).unwrap_or(u32::MAX);
+                    ws.write_size -= u32::try_from(n).unwrap_or(u32::MAX);
+                    if n < size {
+                        // The socket is full; the write thread waits for space.
+                        return Ok(());
+                    }
                 }
                 Err(Errno::EINTR) => continue,
-                Err(Errno::EAGAIN) if sent > 0 => return Ok(sent),
                 Err(e) => return Err(e),
             }
-        }
-    });
+        });
+        ws.hdr = hdr;
+        r
+    };
+    let sent = saved_size - ws.write_size;
     match res {
         None => {
             PRINT_INFO!("WARNING: Data missed (cmd {:?})!", cmnd);
             0
         }
-        Some(Ok(n)) => i32::try_from(sent_total + n).unwrap_or(i32::MAX),
+        Some(Ok(())) => i32::try_from(sent).unwrap_or(i32::MAX),
         // Nothing more went out: not an error, the write thread waits for space.
-        Some(Err(Errno::EAGAIN)) if sent_total > 0 => sent_total.cast_signed(),
+        Some(Err(Errno::EAGAIN)) if sent > 0 => sent.cast_signed(),
         Some(Err(Errno::EAGAIN)) => neg(Errno::EAGAIN),
         Some(Err(e)) => {
             if e == Errno::EIO {
@@ -1123,7 +1144,13 @@ fn write_data(conn: &Arc<IscsiConn>, ws: &mut WriteState) -> i32 {
 /// C: nthread.c tx_padding() / tx_ddigest(): sends the rest of a small trailer.
 fn tx_small(conn: &Arc<IscsiConn>, ws: &mut WriteState, bytes: [u8; 4], next_state: i32) -> i32 {
     let rest = ws.write_size as usize;
-    let r = kernel_sendmsg(&conn.sock, &[IoSlice::new(&bytes[4 - rest..])], 0);
+    // The padding is followed by the data digest when there is one.
+    let more = if next_state == TX_INIT_DDIGEST {
+        MSG_MORE
+    } else {
+        0
+    };
+    let r = kernel_sendmsg(&conn.sock, &[IoSlice::new(&bytes[4 - rest..])], more);
     let res = send_result(r);
     if res > 0 {
         ws.write_size -= res as u32;
