@@ -1431,7 +1431,7 @@ fn slow_reader_gets_every_data_in_pdu_whole() {
         let p = raw.recv();
         assert_eq!(p.itt(), itt, "{p:?}");
         pdus += 1;
-        if pdus % 64 == 0 {
+        if pdus.is_multiple_of(64) {
             thread::sleep(Duration::from_millis(5));
         }
         match p.opcode() {
