@@ -60,11 +60,22 @@ fn results(summary: &str) -> BTreeMap<String, String> {
 }
 
 /// Tests whose result depends on a race that SCST has too, so either result is accepted:
-/// AbortTaskSimpleAsync sends a WRITE and at once an ABORT TASK for it. When the WRITE
-/// completes first, iscsi-scst answers FUNCTION COMPLETE (r7105 `cmnd_abort_pre_checks`:
-/// RefCmdSN within the window before the request's CmdSN — RFC 3720 §10.5.1 b), which the
-/// test counts as a failure; when the ABORT wins, the test passes.
-const RACY: &[&str] = &["iSCSITMF.AbortTaskSimpleAsync"];
+/// - AbortTaskSimpleAsync sends a WRITE and at once an ABORT TASK for it. When the WRITE
+///   completes first, iscsi-scst answers FUNCTION COMPLETE (r7105 `cmnd_abort_pre_checks`:
+///   RefCmdSN within the window before the request's CmdSN — RFC 3720 §10.5.1 b), which the
+///   test counts as a failure; when the ABORT wins, the test passes.
+/// - Reserve6.Logout / Reserve6.ITNexusLoss: the holder logs out (or drops its connection),
+///   logs in again, and the other initiator's RESERVE(6) must then succeed. SCST releases
+///   the reservation when the old session's nexuses are freed (`scst_free_tgt_dev` →
+///   `scst_clear_reservation`), which happens asynchronously after the Logout Response
+///   (session unregistration on `scsi_tm` and `scst_mgmtd`), so a fast enough re-login and
+///   RESERVE(6) still see the old holder — about 1 run of the suite in 30 here (debug build,
+///   2 vCPUs).
+const RACY: &[&str] = &[
+    "iSCSITMF.AbortTaskSimpleAsync",
+    "Reserve6.Logout",
+    "Reserve6.ITNexusLoss",
+];
 
 fn is_bad(st: Option<&String>) -> bool {
     matches!(st.map(String::as_str), Some("FAIL" | "CRASH"))

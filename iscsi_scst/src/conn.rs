@@ -543,6 +543,7 @@ fn iscsi_conn_alloc(
             rd: Mutex::new(ReadState::default()),
             tm: LockedBy::new(&session.target.target_mutex, ConnTm::default()),
             read_state_waitQ: WaitQueueHead::new(),
+            conn_ref_waitQ: WaitQueueHead::new(),
             ready_to_free: Completion::new(),
             nop_in_delayed_work: DelayedWork::new(move || conn_nop_in_delayed_work_fn(&wn)),
             nop_in_interval: AtomicU64::new(u64::from(tgt_params.nop_in_interval) * HZ),

@@ -571,6 +571,9 @@ pub struct IscsiConn {
     pub tm: LockedBy<ConnTm>,
     /// C `read_state_waitQ`.
     pub read_state_waitQ: WaitQueueHead,
+    /// Port only: woken when `conn_ref_cnt` drops to 0 on a closing connection, so that
+    /// `close_conn()` stops waiting then instead of after its whole `msleep()` (C polls).
+    pub conn_ref_waitQ: WaitQueueHead,
     /// C `ready_to_free`.
     pub ready_to_free: Completion,
     /// C `nop_in_delayed_work`.
@@ -604,8 +607,12 @@ pub fn conn_get(conn: &IscsiConn) {
 
 /// C `conn_put()`: the count only tells `close_conn()` when the connection is unused.
 pub fn conn_put(conn: &IscsiConn) {
-    if atomic_dec_return(&conn.conn_ref_cnt) < 0 {
+    let left = atomic_dec_return(&conn.conn_ref_cnt);
+    if left < 0 {
         PRINT_CRIT_ERROR!("conn {:?}: conn_ref_cnt below zero", conn);
+    } else if left == 0 && conn.closing.load(Ordering::Acquire) {
+        // close_conn() may be waiting for this (closing is set before it starts waiting).
+        kemu::wait::wake_up(&conn.conn_ref_waitQ);
     }
 }
 

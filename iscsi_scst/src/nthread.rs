@@ -41,7 +41,7 @@ use kemu::net::{
     kernel_sendmsg, kernel_sock_shutdown, sock_recvmsg, MSG_MORE, SHUT_RD, SHUT_RDWR, SHUT_WR,
 };
 use kemu::scatterlist::{sg_virt, sg_virt_mut, Scatterlist};
-use kemu::timer::{add_timer, jiffies, mod_timer, msleep, time_after, timer_pending};
+use kemu::timer::{add_timer, jiffies, mod_timer, time_after, timer_pending};
 use kemu::wait::wait_event_locked;
 use kemu::{Errno, PRINT_CRIT_ERROR, PRINT_ERROR, PRINT_INFO, TRACE, TRACE_DBG, TRACE_MGMT_DBG};
 use zerocopy::IntoBytes;
@@ -352,11 +352,20 @@ fn close_conn(conn: &Arc<IscsiConn>) {
             shut_expired = true;
         }
 
-        if conn.deleting.load(Ordering::Acquire) {
-            msleep(200);
+        // C msleep()s 200 ms (deleting) or 1 s here and looks again; the port waits as long
+        // at most, but wakes as soon as the last reference goes (conn_put()), so a closing
+        // connection is freed — and its session's reservations released — without a
+        // 1-second pause.
+        let ms = if conn.deleting.load(Ordering::Acquire) {
+            200
         } else {
-            msleep(1000);
-        }
+            1000
+        };
+        kemu::wait::wait_event_timeout(
+            &conn.conn_ref_waitQ,
+            || kemu::atomic::atomic_read(&conn.conn_ref_cnt) == 0,
+            kemu::timer::msecs_to_jiffies(ms),
+        );
 
         TRACE!(
             TRACE_CONN_OC_DBG,
@@ -391,7 +400,16 @@ fn close_conn(conn: &Arc<IscsiConn>) {
             conn,
             conn.wr_state.load(Ordering::Relaxed)
         );
-        msleep(50);
+        // C msleep(50)s; the port wakes early when the write thread lets go of the
+        // connection (scst_do_job_wr()) or the last reference goes (conn_put()).
+        kemu::wait::wait_event_timeout(
+            &conn.conn_ref_waitQ,
+            || {
+                conn.wr_state.load(Ordering::Acquire) == ISCSI_CONN_WR_STATE_IDLE
+                    && kemu::atomic::atomic_read(&conn.conn_ref_cnt) == 0
+            },
+            kemu::timer::msecs_to_jiffies(50),
+        );
     }
 
     wait_for_completion(&conn.ready_to_free);
@@ -1299,6 +1317,10 @@ fn scst_do_job_wr(
         } else {
             conn.wr_state
                 .store(ISCSI_CONN_WR_STATE_IDLE, Ordering::Release);
+            if conn.closing.load(Ordering::Acquire) {
+                // close_conn() may be waiting for the write thread to let go.
+                kemu::wait::wake_up(&conn.conn_ref_waitQ);
+            }
         }
         conn_put(&conn);
     }
