@@ -1477,6 +1477,24 @@ pub struct ScstMgmtCmdStub {
     pub finish_counted: bool,
 }
 
+/// C `struct scst_pr_abort_all_pending_mgmt_cmds_counter`: how a PREEMPT AND ABORT command
+/// follows the `SCST_PR_ABORT_ALL` functions it sent for the preempted nexuses.
+#[doc(alias = "scst_pr_abort_all_pending_mgmt_cmds_counter")]
+#[derive(Debug)]
+pub struct ScstPrAbortAllPendingMgmtCmdsCounter {
+    /// C `pr_abort_pending_cnt`: the functions not finished yet, plus one for the PR command
+    /// itself; the last to drop it completes the command.
+    pub pr_abort_pending_cnt: AtomicT,
+    /// C `saved_cmd_done`: the command's completion routine before
+    /// `scst_cmd_done_pr_preempt()` took its place.
+    pub saved_cmd_done: Option<ScstCmdDoneFn>,
+    /// C `pr_aborting_cnt`: the functions that have not yet marked their commands aborted,
+    /// plus one for the PR command; `pr_aborting_cmpl` is completed when it reaches zero.
+    pub pr_aborting_cnt: AtomicT,
+    /// C `pr_aborting_cmpl`.
+    pub pr_aborting_cmpl: Completion,
+}
+
 /// C `struct scst_mgmt_cmd`: a task management function on its way through `scsi_tm`.
 #[doc(alias = "scst_mgmt_cmd")]
 pub struct ScstMgmtCmd {
@@ -1500,6 +1518,9 @@ pub struct ScstMgmtCmd {
     pub mcmd_dropped: AtomicBool,
     /// C `tgt_priv` (cleared when the function is done, as C).
     pub tgt_priv: kemu::sync::Mutex<Option<TgtPriv>>,
+    /// C `origin_pr_cmd` (a union with `tgt_priv` in C): for `SCST_PR_ABORT_ALL`, the
+    /// PREEMPT AND ABORT command that sent the function.
+    pub origin_pr_cmd: Option<Arc<ScstCmd>>,
     /// C's `scst_mcmd_lock` fields.
     pub mc: LockedBy<ScstMgmtCmdCounts>,
     /// The task management thread's fields.
@@ -1527,6 +1548,7 @@ impl ScstMgmtCmd {
             status: AtomicT::new(crate::scst_const::SCST_MGMT_STATUS_SUCCESS.0),
             mcmd_dropped: AtomicBool::new(false),
             tgt_priv: kemu::sync::Mutex::new(tgt_priv),
+            origin_pr_cmd: None,
             mc: LockedBy::new_spinlock(
                 &crate::scst_main::scst_mcmd_lock,
                 ScstMgmtCmdCounts {
@@ -1749,6 +1771,9 @@ pub struct ScstCmdData {
     /// The pages charged to the device's `dev_mem_lim` for a buffer allocated without an
     /// SGV pool (a nexus without `pools`); C keeps this in the SGV object.
     pub mem_lim_pages: usize,
+    /// C `pr_abort_counter` (a per-opcode union member in C): for PREEMPT AND ABORT, the
+    /// `SCST_PR_ABORT_ALL` functions it sent and waits for (`scst_pr_preempt_and_abort()`).
+    pub pr_abort_counter: Option<Arc<ScstPrAbortAllPendingMgmtCmdsCounter>>,
     /// C `sgv`: the SGV object `sg` was lent from (None: not from a pool).
     pub sgv: Option<Box<crate::scst_mem::SgvPoolObj>>,
     /// C `out_sgv`: the SGV object of `out_sg`.

@@ -1461,6 +1461,7 @@ pub fn scst_alloc_cmd(sess: &Arc<ScstSession>, cdb: &[u8]) -> Result<Arc<ScstCmd
         dbl_ua_orig_resp_data_len: -1,
         dbl_ua_orig_data_direction: SCST_DATA_UNKNOWN,
         scst_cmd_done: None,
+        pr_abort_counter: None,
         mem_lim_pages: 0,
         sgv: None,
         out_sgv: None,

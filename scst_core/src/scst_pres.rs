@@ -25,8 +25,9 @@
 #![doc(alias = "scst_pres.h")]
 
 use crate::scst::{
-    scst_cmd_get_cdb, scst_cmd_get_status, ScstCmd, ScstDevPr, ScstDevRegistrant, ScstDevice,
-    ScstTgtDev, SCST_INVAL_FIELD_BIT_OFFS_VALID,
+    scst_cmd_get_cdb, scst_cmd_get_status, CmdState, ScstCmd, ScstDevPr, ScstDevRegistrant,
+    ScstDevice, ScstExecContext, ScstPrAbortAllPendingMgmtCmdsCounter, ScstTgtDev,
+    SCST_INVAL_FIELD_BIT_OFFS_VALID,
 };
 use crate::scst_const::*;
 use crate::scst_lib::{
@@ -562,11 +563,10 @@ fn scst_pr_send_ua_all(pr: &ScstDevPr, exclude_reg: Option<u64>, sense: (u8, u8,
     }
 }
 
-/// C `scst_pr_abort_reg()` (PREEMPT AND ABORT): C sends the task management function
-/// `SCST_PR_ABORT_ALL` for the registrant's nexus and, unless the device has TAS, queues
-/// COMMANDS CLEARED BY ANOTHER INITIATOR for it. Task management is not ported yet, so the
-/// commands of the nexus are not aborted (they complete normally); the unit attention is
-/// queued as C does.
+/// C `scst_pr_abort_reg()` (PREEMPT AND ABORT): sends the task management function
+/// `SCST_PR_ABORT_ALL` for the registrant's nexus (it is only queued for `scsi_tm`, so this
+/// may run under the PR lock), counted in the PR command's `pr_abort_counter`, and, unless
+/// the device has TAS, queues COMMANDS CLEARED BY ANOTHER INITIATOR for another nexus.
 pub fn scst_pr_abort_reg(dev: &ScstDevice, pr: &ScstDevPr, pr_cmd: &ScstPrCmd<'_>, reg_id: u64) {
     let Some(i) = reg_idx(pr, reg_id) else {
         return;
@@ -582,14 +582,41 @@ pub fn scst_pr_abort_reg(dev: &ScstDevice, pr: &ScstDevPr, pr_cmd: &ScstPrCmd<'_
         );
         return;
     };
+    let sess = &t.sess;
     TRACE_PR!(
-        "Not aborting {} commands for {}/{} (reg {}, key {:016x}): no task management yet",
+        "Aborting {} commands for {}/{} (reg {}, key {:016x}, tgt_dev {:?}, sess {})",
         kemu::atomic::atomic_read(&t.tgt_dev_cmd_count),
         tid_name(&reg.transport_id),
         reg.rel_tgt_id,
         reg.reg_id,
-        reg.key
+        reg.key,
+        t,
+        sess.initiator_name
     );
+    // C packs the LUN with sess->acg->addr_method; the port reaches the group through the
+    // nexus, which needs no scst_mutex (not to be taken under the PR lock).
+    let addr_method = t
+        .acg_dev
+        .acg
+        .upgrade()
+        .map_or(SCST_LUN_ADDR_METHOD_PERIPHERAL, |a| a.addr_method);
+    let packed_lun = crate::scst_lib::scst_pack_lun(t.lun, addr_method);
+    let origin: crate::scst::TgtPriv = pr_cmd.cmd.clone();
+    if let Err(rc) = crate::scst_targ::scst_rx_mgmt_fn_lun(
+        sess,
+        SCST_PR_ABORT_ALL,
+        Some(&packed_lun),
+        crate::scst::SCST_NON_ATOMIC != 0,
+        Some(origin),
+    ) {
+        // There is nothing more to do here; hopefully it never happens.
+        PRINT_ERROR!(
+            "SCST_PR_ABORT_ALL failed {:?} (sess {})",
+            rc,
+            sess.initiator_name
+        );
+        return;
+    }
     if !Arc::ptr_eq(&t, pr_cmd.tgt_dev) && !dev.tas.load(SeqCst) {
         let s = SCST_LOAD_SENSE(scst_sense_cleared_by_another_ini_UA);
         scst_pr_queue_ua(&t, s.0, s.1, s.2);
@@ -1776,16 +1803,73 @@ pub fn scst_pr_preempt(
     scst_pr_do_preempt(c, pr, buffer, buffer_size, false);
 }
 
-/// C `scst_pr_preempt_and_abort()`: PREEMPT AND ABORT. C also delays the command's completion
-/// until the `SCST_PR_ABORT_ALL` functions it sent finish (`scst_cmd_done_pr_preempt()`); as
-/// none are sent yet ([`scst_pr_abort_reg`]), the command completes at once.
+/// C `scst_cmd_done_pr_preempt()`: the completion routine of a PREEMPT AND ABORT command
+/// while its `SCST_PR_ABORT_ALL` functions run. Called once by the command itself and once
+/// by each function when it is finished (`scst_mgmt_cmd_send_done()`); the last call
+/// completes the command through the saved routine.
+fn scst_cmd_done_pr_preempt(
+    cmd: &Arc<ScstCmd>,
+    next_state: CmdState,
+    pref_context: ScstExecContext,
+) {
+    let Some(pr_cnt) = cmd.d.lock().pr_abort_counter.clone() else {
+        PRINT_CRIT_ERROR!("scst_cmd_done_pr_preempt() without a PR abort counter");
+        return;
+    };
+    if !kemu::atomic::atomic_dec_and_test(&pr_cnt.pr_abort_pending_cnt) {
+        return;
+    }
+    let saved_cmd_done = pr_cnt.saved_cmd_done;
+    {
+        let mut d = cmd.d.lock();
+        d.pr_abort_counter = None;
+        // C leaves its routine in place; restoring the saved one keeps a later call sane.
+        d.scst_cmd_done = saved_cmd_done;
+    }
+    match saved_cmd_done {
+        Some(f) => f(cmd, next_state, pref_context),
+        None => PRINT_CRIT_ERROR!("PREEMPT AND ABORT without a saved completion routine"),
+    }
+}
+
+/// C `scst_pr_preempt_and_abort()`: PREEMPT AND ABORT. The command counts the
+/// `SCST_PR_ABORT_ALL` functions [`scst_pr_abort_reg`] sends for the preempted nexuses, and
+/// its completion routine becomes `scst_cmd_done_pr_preempt()`, so that it completes only
+/// when they all are finished. Both counts start at 1 so that `scsi_tm` cannot complete the
+/// command, or wake its waiter, before the preemption has sent every function. The wait for
+/// the functions to mark their commands aborted, which C does here, is in
+/// [`scst_pr_preempt_and_abort_wait`], after the PR lock is released.
 pub fn scst_pr_preempt_and_abort(
     c: &ScstPrCmd<'_>,
     pr: &mut ScstDevPr,
     buffer: &mut [u8],
     buffer_size: usize,
 ) {
+    {
+        let mut d = c.cmd.d.lock();
+        d.pr_abort_counter = Some(Arc::new(ScstPrAbortAllPendingMgmtCmdsCounter {
+            pr_abort_pending_cnt: kemu::atomic::AtomicT::new(1),
+            saved_cmd_done: d.scst_cmd_done,
+            pr_aborting_cnt: kemu::atomic::AtomicT::new(1),
+            pr_aborting_cmpl: kemu::completion::Completion::new(),
+        }));
+        d.scst_cmd_done = Some(scst_cmd_done_pr_preempt);
+    }
     scst_pr_do_preempt(c, pr, buffer, buffer_size, true);
+}
+
+/// The end of C `scst_pr_preempt_and_abort()`: drops the command's own `pr_aborting_cnt`
+/// and, if an `SCST_PR_ABORT_ALL` function has not yet marked its commands aborted, waits
+/// for the last one (`scst_abort_task_set()`). Nothing to do for other commands. Called
+/// without the PR lock and without `scst_mutex`, never on `scsi_tm`: the functions need that
+/// thread, and it takes `scst_mutex` before it gets to them.
+pub fn scst_pr_preempt_and_abort_wait(cmd: &Arc<ScstCmd>) {
+    let Some(pr_cnt) = cmd.d.lock().pr_abort_counter.clone() else {
+        return;
+    };
+    if !kemu::atomic::atomic_dec_and_test(&pr_cnt.pr_aborting_cnt) {
+        kemu::completion::wait_for_completion(&pr_cnt.pr_aborting_cmpl);
+    }
 }
 
 /// C `scst_pr_crh_case()`: whether RESERVE/RELEASE(6/10) from this nexus is a Compatible
@@ -2148,8 +2232,13 @@ mod tests {
         }
     }
 
-    /// A disk handler that completes every command it sees with GOOD.
-    struct PrDevOps;
+    /// A disk handler that completes every command it sees with GOOD; `hold` makes exec()
+    /// wait.
+    #[derive(Default)]
+    struct PrDevOps {
+        hold: std::sync::atomic::AtomicBool,
+        in_exec: std::sync::atomic::AtomicUsize,
+    }
 
     impl ScstDevTypeOps for PrDevOps {
         fn attach(&self, dev: &Arc<ScstDevice>) -> i32 {
@@ -2162,6 +2251,10 @@ mod tests {
             SCST_CMD_STATE_DEFAULT
         }
         fn exec(&self, cmd: &Arc<ScstCmd>) -> Option<i32> {
+            self.in_exec.fetch_add(1, SeqCst);
+            while self.hold.load(SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
             scst_cmd_set_completed(cmd);
             scst_cmd_done(cmd, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_SAME);
             Some(SCST_EXEC_COMPLETED)
@@ -2173,6 +2266,7 @@ mod tests {
         vtt: Arc<ScstTgtTemplate>,
         tgt: Arc<ScstTgt>,
         tops: Arc<PrTgtOps>,
+        dops: Arc<PrDevOps>,
         dt: Arc<ScstDevType>,
         ids: Vec<i32>,
         tag: AtomicU64,
@@ -2180,13 +2274,20 @@ mod tests {
 
     impl Setup {
         fn new(name: &'static str) -> Self {
+            Self::with_threads(name, 0)
+        }
+
+        /// [`Setup::new`] with the handler's `threads_num` (0: the global pool).
+        fn with_threads(name: &'static str, threads_num: i32) -> Self {
             let l = Loaded::new();
             let tops = Arc::new(PrTgtOps::default());
             let vtt = Arc::new(ScstTgtTemplate::new(name, tops.clone()));
             scst_register_target_template(&vtt).unwrap();
             let tgt = scst_register_target(&vtt, Some(name)).unwrap();
-            let mut dt = ScstDevType::new("pr_disk", TYPE_DISK, Arc::new(PrDevOps));
+            let dops = Arc::new(PrDevOps::default());
+            let mut dt = ScstDevType::new("pr_disk", TYPE_DISK, dops.clone());
             dt.exec_sync = true;
+            dt.threads_num = threads_num;
             let dt = Arc::new(dt);
             scst_register_virtual_dev_driver(&dt).unwrap();
             let mut s = Self {
@@ -2194,6 +2295,7 @@ mod tests {
                 vtt,
                 tgt,
                 tops,
+                dops,
                 dt,
                 ids: Vec::new(),
                 tag: AtomicU64::new(1),
@@ -2237,6 +2339,13 @@ mod tests {
 
         /// Sends `cdb` (with `out` as its data if it is a PR OUT) and waits for the response.
         fn cmd(&self, sess: &Arc<ScstSession>, cdb: &[u8], out: &[u8]) -> Resp {
+            let (tag, cmd) = self.send(sess, cdb, out);
+            drop(cmd);
+            self.wait_resp(tag)
+        }
+
+        /// Sends `cdb` (with `out` as its data if it is a PR OUT): its tag and the command.
+        fn send(&self, sess: &Arc<ScstSession>, cdb: &[u8], out: &[u8]) -> (u64, Arc<ScstCmd>) {
             let tag = self.tag.fetch_add(1, SeqCst);
             let lun = crate::scst_lib::scst_pack_lun(0, SCST_LUN_ADDR_METHOD_PERIPHERAL);
             let cmd = scst_rx_cmd(sess, &lun, cdb, false).unwrap();
@@ -2257,7 +2366,11 @@ mod tests {
             };
             scst_cmd_set_expected(&cmd, dir, len);
             scst_cmd_init_done(&cmd, SCST_CONTEXT_THREAD);
-            drop(cmd);
+            (tag, cmd)
+        }
+
+        /// The response to `tag`, once it comes.
+        fn wait_resp(&self, tag: u64) -> Resp {
             let tops = self.tops.clone();
             assert!(wait_until(|| tops
                 .resps
@@ -2274,6 +2387,16 @@ mod tests {
             r.unwrap()
         }
 
+        /// The PR OUT parameter list with the reservation key, the service action key and
+        /// the byte 20 flags.
+        fn pr_params(key: u64, sa_key: u64, flags: u8) -> [u8; 24] {
+            let mut p = [0u8; 24];
+            p[0..8].copy_from_slice(&key.to_be_bytes());
+            p[8..16].copy_from_slice(&sa_key.to_be_bytes());
+            p[20] = flags;
+            p
+        }
+
         fn pr_out(
             &self,
             sess: &Arc<ScstSession>,
@@ -2284,11 +2407,7 @@ mod tests {
             flags: u8,
         ) -> Resp {
             let cdb = [PERSISTENT_RESERVE_OUT, action, type_, 0, 0, 0, 0, 0, 24, 0];
-            let mut p = [0u8; 24];
-            p[0..8].copy_from_slice(&key.to_be_bytes());
-            p[8..16].copy_from_slice(&sa_key.to_be_bytes());
-            p[20] = flags;
-            self.cmd(sess, &cdb, &p)
+            self.cmd(sess, &cdb, &Self::pr_params(key, sa_key, flags))
         }
 
         fn pr_in(&self, sess: &Arc<ScstSession>, action: u8) -> Resp {
@@ -2511,6 +2630,96 @@ mod tests {
         }
         assert!(uas.contains(&(0x2A, 0x05)), "{uas:x?}");
         assert_eq!(s.cmd(&b, &WRITE10, &[]).status, SAM_STAT_GOOD);
+        for x in [a, b] {
+            scst_unregister_session(&x, true, None);
+        }
+    }
+
+    /// PREEMPT AND ABORT of B's key while B has a command in the handler: SCST_PR_ABORT_ALL
+    /// marks B's command aborted (by another initiator), A's command completes GOOD only
+    /// after B's command is done, and B's next commands get REGISTRATIONS PREEMPTED and
+    /// COMMANDS CLEARED BY ANOTHER INITIATOR.
+    #[test]
+    fn preempt_and_abort_aborts_the_preempted_nexus_commands() {
+        // Two device threads: B's command holds one, A's PR command needs the other.
+        let s = Setup::with_threads("pr_pa", 2);
+        let a = s.session("iqn.a");
+        let b = s.session("iqn.b");
+        assert_eq!(
+            s.pr_out(&a, PR_REGISTER, 0, 0, 0xa, 0).status,
+            SAM_STAT_GOOD
+        );
+        assert_eq!(
+            s.pr_out(&b, PR_REGISTER, 0, 0, 0xb, 0).status,
+            SAM_STAT_GOOD
+        );
+        assert_eq!(
+            s.pr_out(&a, PR_RESERVE, TYPE_WRITE_EXCLUSIVE, 0xa, 0, 0)
+                .status,
+            SAM_STAT_GOOD
+        );
+        s.dops.hold.store(true, SeqCst);
+        let execs = s.dops.in_exec.load(SeqCst);
+        let (b_tag, b_cmd) = s.send(&b, &READ10, &[]);
+        let dops = s.dops.clone();
+        assert!(wait_until(|| dops.in_exec.load(SeqCst) == execs + 1));
+        let cdb = [
+            PERSISTENT_RESERVE_OUT,
+            PR_PREEMPT_AND_ABORT,
+            TYPE_WRITE_EXCLUSIVE,
+            0,
+            0,
+            0,
+            0,
+            0,
+            24,
+            0,
+        ];
+        let (a_tag, a_cmd) = s.send(&a, &cdb, &Setup::pr_params(0xa, 0xb, 0));
+        drop(a_cmd);
+        let bc = b_cmd.clone();
+        assert!(wait_until(|| kemu::atomic::test_bit(
+            SCST_CMD_ABORTED,
+            &bc.cmd_flags
+        )));
+        assert!(kemu::atomic::test_bit(
+            SCST_CMD_ABORTED_OTHER,
+            &b_cmd.cmd_flags
+        ));
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert!(
+            !s.tops.resps.lock().iter().any(|r| r.tag == a_tag),
+            "PREEMPT AND ABORT waits for the aborted command"
+        );
+        s.dops.hold.store(false, SeqCst);
+        let r = s.wait_resp(a_tag);
+        assert_eq!(r.status, SAM_STAT_GOOD, "{:x?}", r.sense);
+        drop(b_cmd);
+        // B's aborted command was done before; it completed, so as in C its status may
+        // still be delivered, with GOOD.
+        if let Some(r) = s.tops.resps.lock().iter().find(|r| r.tag == b_tag) {
+            assert_eq!(r.status, SAM_STAT_GOOD);
+        }
+        assert!(wait_until(
+            || kemu::atomic::atomic_read(&b.sess_cmd_count) == 0
+        ));
+        assert_eq!(s.read_keys(&a).1, vec![0xa]);
+        let mut uas = Vec::new();
+        for _ in 0..4 {
+            let r = s.cmd(&b, &TUR, &[]);
+            if r.status == SAM_STAT_GOOD {
+                break;
+            }
+            assert_eq!(
+                (r.status, r.sense[2] & 0x0f),
+                (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION)
+            );
+            uas.push((r.sense[12], r.sense[13]));
+        }
+        assert!(uas.contains(&(0x2A, 0x05)), "{uas:x?}");
+        assert!(uas.contains(&(0x2F, 0x00)), "{uas:x?}");
+        // A's nexus serves commands.
+        assert_eq!(s.cmd(&a, &WRITE10, &[]).status, SAM_STAT_GOOD);
         for x in [a, b] {
             scst_unregister_session(&x, true, None);
         }

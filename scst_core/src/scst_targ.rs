@@ -49,7 +49,7 @@ use kemu::atomic::{
     atomic_dec, atomic_dec_and_test, atomic_inc, atomic_inc_return, atomic_read, atomic_set,
     set_bit, smp_mb, test_and_set_bit, test_bit,
 };
-use kemu::completion::{wait_for_completion, Completion};
+use kemu::completion::{complete_all, wait_for_completion, Completion};
 use kemu::kthread::{current, kthread_should_stop, set_user_nice};
 use kemu::printk::{TRACE_FLOW_CONTROL, TRACE_MEMORY, TRACE_MINOR, TRACE_OUT_OF_MEM, TRACE_SCSI};
 use kemu::wait::{wait_event_locked, wake_up, wake_up_all};
@@ -1886,7 +1886,15 @@ fn scst_persistent_reserve_out_local(cmd: &Arc<ScstCmd>) -> i32 {
             c.ports = crate::scst_pres::scst_pr_snapshot_ports();
         }
         let mut pr = dev.dev_pr_mutex.lock();
-        match crate::scst_pres::scst_pr_out_locked(&c, &mut pr, action, &mut buffer, buffer_size) {
+        let r = crate::scst_pres::scst_pr_out_locked(&c, &mut pr, action, &mut buffer, buffer_size);
+        drop(pr);
+        // PREEMPT AND ABORT: wait until the preempted nexuses' commands are marked aborted
+        // (C waits in scst_pr_preempt_and_abort() with the PR lock held; the port waits
+        // after the unlock: scsi_tm takes scst_mutex on its way there, in
+        // scst_mgmt_cmd_init(), and a session registering under scst_mutex takes the PR
+        // lock in scst_pr_init_tgt_dev()).
+        crate::scst_pres::scst_pr_preempt_and_abort_wait(cmd);
+        match r {
             Ok(()) => {
                 let (notify, status) = {
                     let d = cmd.d.lock();
@@ -3675,8 +3683,8 @@ pub fn scst_global_mgmt_thread() -> i32 {
 // `scst_finish_cmd_mgmt()`), which requeue the management command to `scsi_tm`.
 //
 // Not ported: device blocking (`scst_block_dev()` around LUN and target resets; new commands
-// may execute while the reset runs), ACA (CLEAR ACA finds no ACA), SCST_PR_ABORT_ALL (comes
-// with persistent reservations), activity suspension (management commands are never
+// may execute while the reset runs), ACA (CLEAR ACA finds no ACA; SCST_PR_ABORT_ALL does not
+// clear one either), activity suspension (management commands are never
 // delayed), the async `scst_prepare_async_mcmd()`/`scst_async_mcmd_completed()` pair.
 
 /// `mcmd->state = state`, under `scst_mcmd_lock` as C's readers expect.
@@ -3975,8 +3983,14 @@ pub fn scst_abort_cmd(
                     mc.cmd_finish_wait_count += 1;
                 }
                 if mstb.done_counted || mstb.finish_counted {
+                    // The aborts of PREEMPT AND ABORT are routine: traced at debug level.
+                    let t = if mcmd.fn_ != SCST_PR_ABORT_ALL {
+                        kemu::printk::TRACE_MGMT
+                    } else {
+                        kemu::printk::TRACE_MGMT_DEBUG
+                    };
                     TRACE!(
-                        kemu::printk::TRACE_MGMT,
+                        t,
                         "cmd (tag {}, sn {}) being executed/xmitted (state {:?}, op {}), deferring ABORT (cmd_done_wait_count {}, cmd_finish_wait_count {}, mcmd fn {:?}, initiator {})",
                         tag,
                         cmd.sn.load(SeqCst),
@@ -4129,16 +4143,24 @@ fn scst_mcmd_sn_not_after(mcmd: &ScstMgmtCmd, tgt_sn: u32) -> bool {
 }
 
 /// C `__scst_abort_task_set()`: aborts the session's commands of `tgt_dev` (those sent
-/// before the management command, if it has an SN).
+/// before the management command, if it has an SN). For `SCST_PR_ABORT_ALL` the PREEMPT AND
+/// ABORT command itself is spared, and the commands of a session other than its own are
+/// aborted as by another initiator.
 fn __scst_abort_task_set(mcmd: &Arc<ScstMgmtCmd>, tgt_dev: &Arc<ScstTgtDev>) {
     let sess = &tgt_dev.sess;
-    // SCST_PR_ABORT_ALL (other_ini for the PR command's other sessions) comes with
-    // persistent reservations.
-    let other_ini = false;
+    let origin_pr_cmd = if mcmd.fn_ == SCST_PR_ABORT_ALL {
+        mcmd.origin_pr_cmd.as_ref()
+    } else {
+        None
+    };
+    let other_ini = origin_pr_cmd.is_some_and(|c| !Arc::ptr_eq(&c.sess, sess));
     let l = sess.sess_list_lock.lock_irq();
     TRACE_DBG!("Searching in sess cmd list (sess={})", sess.initiator_name);
     let cmds: Vec<_> = l.sess_cmd_list.iter().map(|(_, c)| c.clone()).collect();
     for cmd in cmds {
+        if origin_pr_cmd.is_some_and(|c| Arc::ptr_eq(c, &cmd)) {
+            continue;
+        }
         let (matches, tgt_sn_set, tgt_sn) = {
             let d = cmd.d.lock();
             let m = match &d.tgt_dev {
@@ -4181,6 +4203,25 @@ fn scst_abort_task_set(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
         mcmd
     );
     __scst_abort_task_set(mcmd, &tgt_dev);
+    if mcmd.fn_ == SCST_PR_ABORT_ALL {
+        // C also clears an ACA of the nexus here when the PR command is entitled to
+        // (aca_tgt_dev, scst_clear_aca()); ACA is not ported.
+        //
+        // The commands are marked aborted: the PREEMPT AND ABORT command, waiting in
+        // scst_pr_preempt_and_abort_wait() for all of its functions to get here, may go on.
+        match mcmd
+            .origin_pr_cmd
+            .as_ref()
+            .and_then(|c| c.d.lock().pr_abort_counter.clone())
+        {
+            Some(pr_cnt) => {
+                if atomic_dec_and_test(&pr_cnt.pr_aborting_cnt) {
+                    complete_all(&pr_cnt.pr_aborting_cmpl);
+                }
+            }
+            None => PRINT_CRIT_ERROR!("SCST_PR_ABORT_ALL without its PR command's counter"),
+        }
+    }
     scst_unblock_aborted_cmds(
         Some(&tgt_dev.sess.tgt),
         Some(&tgt_dev.sess),
@@ -4737,8 +4778,14 @@ fn scst_mgmt_cmd_send_done(mcmd: &Arc<ScstMgmtCmd>) {
         );
     }
     let tgtt = &mcmd.sess.tgt.tgtt;
-    // SCST_PR_ABORT_ALL would finish its PR command here (persistent reservations).
-    if mcmd.fn_ != SCST_UNREG_SESS_TM {
+    if mcmd.fn_ == SCST_PR_ABORT_ALL {
+        // No target driver answer: the PREEMPT AND ABORT command that sent the function is
+        // told instead (scst_cmd_done_pr_preempt() completes it after the last one), in
+        // thread context as this is scsi_tm.
+        if let Some(c) = mcmd.origin_pr_cmd.as_ref() {
+            scst_cmd_done(c, SCST_CMD_STATE_DEFAULT, SCST_CONTEXT_THREAD);
+        }
+    } else if mcmd.fn_ != SCST_UNREG_SESS_TM {
         TRACE_DBG!("Calling target {} task_mgmt_fn_done()", tgtt.name);
         tgtt.ops.task_mgmt_fn_done(mcmd);
         TRACE_MGMT_DBG!("Target's {} task_mgmt_fn_done() returned", tgtt.name);
@@ -4810,10 +4857,50 @@ fn scst_pre_rx_mgmt_cmd(
     _atomic: bool,
     tgt_priv: Option<TgtPriv>,
 ) -> ScstMgmtCmd {
-    let mcmd = ScstMgmtCmd::new(sess, fn_, tgt_priv);
+    let mut mcmd = if fn_ == SCST_PR_ABORT_ALL {
+        // C keeps the PR command in the tgt_priv union; the port downcasts it.
+        let mut m = ScstMgmtCmd::new(sess, fn_, None);
+        m.origin_pr_cmd = tgt_priv.and_then(|p| p.downcast::<ScstCmd>().ok());
+        m
+    } else {
+        ScstMgmtCmd::new(sess, fn_, tgt_priv)
+    };
     scst_sess_get(sess);
     atomic_inc(&sess.sess_cmd_count);
+    if fn_ == SCST_PR_ABORT_ALL {
+        // One more function for the PR command to wait for, until it has marked its
+        // commands aborted and until it is finished.
+        match mcmd
+            .origin_pr_cmd
+            .as_ref()
+            .and_then(|c| c.d.lock().pr_abort_counter.clone())
+        {
+            Some(pr_cnt) => {
+                atomic_inc(&pr_cnt.pr_abort_pending_cnt);
+                atomic_inc(&pr_cnt.pr_aborting_cnt);
+            }
+            None => {
+                PRINT_CRIT_ERROR!("SCST_PR_ABORT_ALL without its PR command's counter");
+                mcmd.origin_pr_cmd = None;
+            }
+        }
+    }
     mcmd
+}
+
+/// Gives back what [`scst_pre_rx_mgmt_cmd`] counted for the PR command of an
+/// `SCST_PR_ABORT_ALL` that could not be queued. C leaves it counted, so the PREEMPT AND
+/// ABORT command would never complete; neither count can reach zero here, as the PR command
+/// holds one of each while it sends the functions.
+fn scst_pr_abort_all_uncount(mcmd: &ScstMgmtCmd) {
+    if let Some(pr_cnt) = mcmd
+        .origin_pr_cmd
+        .as_ref()
+        .and_then(|c| c.d.lock().pr_abort_counter.clone())
+    {
+        atomic_dec(&pr_cnt.pr_abort_pending_cnt);
+        atomic_dec(&pr_cnt.pr_aborting_cnt);
+    }
 }
 
 /// C `scst_post_rx_mgmt_cmd()`: queues the management command for `scsi_tm`, or, while the
@@ -4869,6 +4956,16 @@ pub fn scst_rx_mgmt_fn(sess: &Arc<ScstSession>, params: &ScstRxMgmtParams) -> Re
             }
         }
         SCST_TARGET_RESET | SCST_ABORT_ALL_TASKS | SCST_NEXUS_LOSS | SCST_UNREG_SESS_TM => {}
+        SCST_PR_ABORT_ALL
+            if params
+                .tgt_priv
+                .as_ref()
+                .is_none_or(|p| !(**p).is::<ScstCmd>()) =>
+        {
+            // Internal: only the PR code sends it, with its PREEMPT AND ABORT command.
+            PRINT_ERROR!("SCST_PR_ABORT_ALL without its PR command");
+            return Err(Errno::EINVAL);
+        }
         f if f.as_str().is_none() => {
             PRINT_ERROR!("Unknown task management function {:?}", f);
             return Err(Errno::EINVAL);
@@ -4882,8 +4979,9 @@ pub fn scst_rx_mgmt_fn(sess: &Arc<ScstSession>, params: &ScstRxMgmtParams) -> Re
     }
 
     let mut mcmd = scst_pre_rx_mgmt_cmd(sess, params.fn_, params.atomic, params.tgt_priv.clone());
-    let undo = |_m: ScstMgmtCmd| {
+    let undo = |m: ScstMgmtCmd| {
         // C scst_free_mgmt_cmd() of a command that never ran.
+        scst_pr_abort_all_uncount(&m);
         {
             let _l = sess.sess_list_lock.lock_irqsave();
             atomic_dec(&sess.sess_cmd_count);
@@ -4928,6 +5026,7 @@ pub fn scst_rx_mgmt_fn(sess: &Arc<ScstSession>, params: &ScstRxMgmtParams) -> Re
 
     let mcmd = Arc::new(mcmd);
     if scst_post_rx_mgmt_cmd(sess, &mcmd) != 0 {
+        scst_pr_abort_all_uncount(&mcmd);
         scst_free_mgmt_cmd(&mcmd);
         return Err(Errno::EFAULT);
     }

@@ -1483,6 +1483,11 @@ fn tm_unknown_task_and_lun() {
         ..Default::default()
     };
     assert_eq!(scst_rx_mgmt_fn(&sess, &p), Err(kemu::Errno::EINVAL));
+    // SCST_PR_ABORT_ALL is internal: refused without its PREEMPT AND ABORT command.
+    assert_eq!(
+        scst_rx_mgmt_fn_lun(&sess, SCST_PR_ABORT_ALL, Some(&lun_field(0)), false, None),
+        Err(kemu::Errno::EINVAL)
+    );
     assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
     scst_unregister_session(&sess, true, None);
 }
