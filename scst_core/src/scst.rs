@@ -1225,8 +1225,14 @@ pub struct ScstSnLocked {
     pub hq_cmd_count: i32,
     /// C `pending_simple_inc_expected_sn`.
     pub pending_simple_inc_expected_sn: i32,
-    /// C `aca_tgt_dev`: the nexus with ACA active (0: none). ACA is not ported; always 0.
-    pub aca_tgt_dev: usize,
+    /// C `aca_cmd`: the one ACA-attribute command of the faulted nexus that is allowed to run
+    /// while ACA is active.
+    pub aca_cmd: Option<Arc<ScstCmd>>,
+}
+
+/// The identity C keeps of a `tgt_dev` in `aca_tgt_dev` (its address; never 0).
+pub fn scst_tgt_dev_id(tgt_dev: &Arc<ScstTgtDev>) -> usize {
+    Arc::as_ptr(tgt_dev) as usize
 }
 
 /// C `struct scst_order_data`: the SN (command order) state of a task set.
@@ -1243,6 +1249,9 @@ pub struct ScstOrderData {
     pub expected_sn: std::sync::atomic::AtomicU32,
     /// C `curr_sn`.
     pub curr_sn: std::sync::atomic::AtomicU32,
+    /// C `aca_tgt_dev`: the nexus (its `tgt_dev`, as [`scst_tgt_dev_id`]) on which ACA is
+    /// established (0: none). Written under `sn_lock`; C's fast paths read it lockless.
+    pub aca_tgt_dev: std::sync::atomic::AtomicUsize,
     /// C `def_cmd_count`: written under `sn_lock`, read lockless.
     pub def_cmd_count: AtomicT,
     /// C `prev_cmd_ordered`.
@@ -1265,6 +1274,7 @@ impl ScstOrderData {
             sn_lock: SpinLock::new(ScstSnLocked::default()),
             expected_sn: std::sync::atomic::AtomicU32::new(start),
             curr_sn: std::sync::atomic::AtomicU32::new(start),
+            aca_tgt_dev: std::sync::atomic::AtomicUsize::new(0),
             def_cmd_count: AtomicT::new(0),
             prev_cmd_ordered: AtomicBool::new(false),
             cur_sn_slot: std::sync::atomic::AtomicUsize::new(0),

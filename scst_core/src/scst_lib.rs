@@ -999,6 +999,80 @@ pub fn scst_set_cmd_abnormal_done_state_locked(cmd: &ScstCmd, d: &mut ScstCmdDat
     }
 }
 
+/// C `scst_process_check_condition()`: a command of a nexus ended in CHECK CONDITION.
+/// With NACA set in its CDB's control byte, ACA is established on its nexus. While ACA is
+/// active, the CHECK CONDITION of the faulted nexus's ACA command, or of a PERSISTENT
+/// RESERVE OUT PREEMPT AND ABORT, without NACA clears it instead; the answer of a command ACA
+/// does not allow is held back on `deferred_cmd_list` (at its head, being complete) until
+/// the ACA is cleared. Returns -1 if the command was held back (processing goes on with
+/// another command), 1 if it was aborted meanwhile, 0 to go on. No locks held.
+/// (QErr's aborts and the stored sense that follow in C, `scst_process_qerr()` and
+/// `scst_store_sense()`, are not ported.)
+pub fn scst_process_check_condition(cmd: &Arc<ScstCmd>) -> i32 {
+    let (order_data, tgt_dev, queue_type, naca, cmd_aca_allowed, pr_preempt_abort) = {
+        let d = cmd.d.lock();
+        (
+            d.cur_order_data.clone(),
+            d.tgt_dev.clone(),
+            d.queue_type,
+            d.cmd_naca,
+            d.cmd_aca_allowed,
+            crate::scst_targ::scst_is_pr_preempt_and_abort(&d.cdb),
+        )
+    };
+    let (Some(order_data), Some(tgt_dev)) = (order_data, tgt_dev) else {
+        return 0;
+    };
+    let this_id = scst_tgt_dev_id(&tgt_dev);
+    TRACE_DBG!(
+        "CHECK CONDITION (naca {}, cmd_aca_allowed {}, ACA cmd {}, aca_tgt_dev {:#x})",
+        naca,
+        cmd_aca_allowed,
+        queue_type == SCST_CMD_QUEUE_ACA,
+        order_data.aca_tgt_dev.load(SeqCst)
+    );
+    let mut l = order_data.sn_lock.lock_irq();
+    let aca_tgt_dev = order_data.aca_tgt_dev.load(SeqCst);
+    if aca_tgt_dev != 0 {
+        if ((queue_type == SCST_CMD_QUEUE_ACA && aca_tgt_dev == this_id) || pr_preempt_abort)
+            && !naca
+        {
+            if l.aca_cmd.as_ref().is_some_and(|c| Arc::ptr_eq(c, cmd)) {
+                // No longer the pending ACA command, so that clearing the ACA does not
+                // abort it.
+                TRACE_MGMT_DBG!("Check condition of ACA cmd");
+                l.aca_cmd = None;
+            }
+            drop(l);
+            // Straight on, without taking sn_lock again: the ACA could be re-established
+            // meanwhile.
+            crate::scst_targ::scst_clear_aca(&tgt_dev, aca_tgt_dev != this_id);
+            return 0;
+        }
+        if kemu::atomic::test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+            // Aborted (and perhaps already unblocked) while coming here: it must not be
+            // held back any more.
+            return 1;
+        } else if !cmd_aca_allowed {
+            TRACE_MGMT_DBG!("Deferring CHECK CONDITION cmd due to ACA active");
+            kemu::atomic::atomic_inc(&order_data.def_cmd_count);
+            // At the head: it is complete (with CHECK CONDITION), so it restarts first.
+            let h = l.deferred_cmd_list.add(cmd.clone());
+            cmd.cmd_list_entry.set(h);
+            return -1;
+        }
+    }
+    if naca {
+        TRACE_MGMT_DBG!(
+            "Establishing ACA for dev {} (lun {})",
+            tgt_dev.dev.virt_name,
+            tgt_dev.lun
+        );
+        order_data.aca_tgt_dev.store(this_id, SeqCst);
+    }
+    0
+}
+
 /// C `scst_set_cmd_abnormal_done_state()`.
 pub fn scst_set_cmd_abnormal_done_state(cmd: &ScstCmd) {
     let mut d = cmd.d.lock();
@@ -2161,7 +2235,11 @@ pub fn scst_process_reset(
         drop(l);
     }
 
-    // All affected commands are aborted first; ACA (scst_clear_aca()) is not ported.
+    // Only after all affected commands are aborted may the ACA clearing release them.
+    for tgt_dev in tgt_devs {
+        let other = originator.is_none_or(|o| !Arc::ptr_eq(o, &tgt_dev.sess));
+        crate::scst_targ::scst_clear_aca(tgt_dev, other);
+    }
 
     if set_ua {
         let mut sense_buffer = [0u8; SCST_STANDARD_SENSE_LEN];

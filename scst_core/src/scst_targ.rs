@@ -2228,6 +2228,13 @@ pub fn __scst_check_deferred_commands_locked(
             .map(|(h, c)| (h, c.clone()))
             .collect();
         for (h, cmd) in entries {
+            if order_data.aca_tgt_dev.load(SeqCst) != 0
+                && !test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags)
+            {
+                // During ACA only aborted commands leave, not to defer and release the
+                // same commands over and over.
+                continue;
+            }
             if cmd.done.load(SeqCst) {
                 atomic_dec(&order_data.def_cmd_count);
                 l.deferred_cmd_list.del(h);
@@ -2381,17 +2388,78 @@ fn scst_exec_check_blocking(active_cmd: &mut Arc<ScstCmd>) -> i32 {
     SCST_CMD_STATE_RES_CONT_NEXT
 }
 
+/// The ACA part of C `scst_exec_check_sn()` for a command ACA does not allow: commands can
+/// slip past the check in `__scst_init_cmd()` while ACA is being established (the locks are
+/// separate), so they are caught here: deferred until the ACA is cleared or, when QErr says
+/// so (1: all nexuses, 3: the faulted one only), aborted. An aborted command passes on.
+/// `Some(state result)` if the command was dealt with here.
+fn scst_exec_check_sn_aca(cmd: &Arc<ScstCmd>, od: &ScstOrderData) -> Option<i32> {
+    let (tgt_dev_id, dev) = {
+        let d = cmd.d.lock();
+        (d.tgt_dev.as_ref().map(scst_tgt_dev_id), d.dev.clone())
+    };
+    let mut l = od.sn_lock.lock_irq();
+    if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+        // Aborted (and perhaps already unblocked) while coming here: it must not be
+        // deferred any more, let it through.
+        return None;
+    }
+    let aca_tgt_dev = od.aca_tgt_dev.load(SeqCst);
+    if aca_tgt_dev == 0 {
+        return None;
+    }
+    let this_nex = tgt_dev_id == Some(aca_tgt_dev);
+    // QErr can change behind our back; one read decides.
+    let qerr = dev.map_or_else(
+        || i32::from(SCST_QERR_0_ALL_RESUME),
+        |d| atomic_read(&d.qerr),
+    );
+    let abort = qerr == i32::from(SCST_QERR_1_ABORT_ALL)
+        || (qerr == i32::from(SCST_QERR_3_ABORT_THIS_NEXUS_ONLY) && this_nex);
+    if abort {
+        TRACE_MGMT_DBG!("Aborting cmd due to ACA active");
+        scst_abort_cmd(cmd, None, !this_nex, false);
+        scst_set_cmd_abnormal_done_state(cmd);
+        drop(l);
+        return Some(SCST_CMD_STATE_RES_CONT_SAME);
+    }
+    TRACE_MGMT_DBG!("Deferring cmd due to ACA active");
+    atomic_inc(&od.def_cmd_count);
+    let h = l.deferred_cmd_list.add_tail(cmd.clone());
+    cmd.cmd_list_entry.set(h);
+    Some(SCST_CMD_STATE_RES_CONT_NEXT)
+}
+
 /// C `scst_exec_check_sn()` (state EXEC_CHECK_SN): a command whose SN has not come yet is
 /// deferred on `deferred_cmd_list` (HEAD OF QUEUE commands never wait); otherwise it goes to
-/// execution. (ACA handling is not ported.)
+/// execution. While ACA is active, a command not allowed by it is deferred there too (or,
+/// when QErr asks for it, aborted); an allowed one goes straight to execution.
 fn scst_exec_check_sn(active_cmd: &mut Arc<ScstCmd>) -> i32 {
     let cmd = active_cmd.clone();
-    let (internal, queue_type, order_data) = {
+    let (internal, queue_type, order_data, cmd_aca_allowed) = {
         let d = cmd.d.lock();
-        (d.internal, d.queue_type, d.cur_order_data.clone())
+        (
+            d.internal,
+            d.queue_type,
+            d.cur_order_data.clone(),
+            d.cmd_aca_allowed,
+        )
     };
     'exec: {
-        if internal || queue_type == SCST_CMD_QUEUE_HEAD_OF_QUEUE {
+        if internal {
+            break 'exec;
+        }
+        if let Some(od) = order_data.as_ref() {
+            if od.aca_tgt_dev.load(SeqCst) != 0 {
+                if cmd_aca_allowed {
+                    break 'exec;
+                }
+                if let Some(res) = scst_exec_check_sn_aca(&cmd, od) {
+                    return res;
+                }
+            }
+        }
+        if queue_type == SCST_CMD_QUEUE_HEAD_OF_QUEUE {
             break 'exec;
         }
         // Checked here to catch ACA commands after a just cleared ACA.
@@ -2719,12 +2787,67 @@ fn scst_xmit_process_aborted_cmd(cmd: &Arc<ScstCmd>) {
 
 /// C `scst_pre_xmit_response2()` (state PRE_XMIT_RESP2): aborted commands, the response
 /// length adjusted to the expected one; next XMIT_RESP (or FINISHED without a response).
+///
+/// A CHECK CONDITION goes through `scst_process_check_condition()` (which establishes or
+/// clears ACA); while ACA is active, the answers of commands ACA does not allow are held
+/// back on `deferred_cmd_list` (at its head, being done) until it is cleared. An ACA command
+/// that finishes stops being the task set's `aca_cmd`.
 fn scst_pre_xmit_response2(cmd: &Arc<ScstCmd>) -> i32 {
-    if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
-        scst_xmit_process_aborted_cmd(cmd);
+    loop {
+        if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+            scst_xmit_process_aborted_cmd(cmd);
+            break;
+        }
+        let (status, order_data, has_tgt_dev, cmd_aca_allowed) = {
+            let d = cmd.d.lock();
+            (
+                d.status,
+                d.cur_order_data.clone(),
+                d.tgt_dev.is_some(),
+                d.cmd_aca_allowed,
+            )
+        };
+        let Some(od) = order_data.filter(|_| has_tgt_dev) else {
+            break;
+        };
+        if status == SAM_STAT_CHECK_CONDITION {
+            match crate::scst_lib::scst_process_check_condition(cmd) {
+                // From here the command may be gone to another thread.
+                -1 => return SCST_CMD_STATE_RES_CONT_NEXT,
+                1 => continue,
+                _ => break,
+            }
+        }
+        if od.aca_tgt_dev.load(SeqCst) != 0 && !cmd_aca_allowed {
+            let mut l = od.sn_lock.lock_irq();
+            if test_bit(SCST_CMD_ABORTED, &cmd.cmd_flags) {
+                // Aborted while coming here: it cannot be held back any more.
+                continue;
+            }
+            if od.aca_tgt_dev.load(SeqCst) != 0 {
+                TRACE_MGMT_DBG!("Deferring done cmd due to ACA active");
+                atomic_inc(&od.def_cmd_count);
+                // At the head: it is complete, so it should restart first.
+                let h = l.deferred_cmd_list.add(cmd.clone());
+                cmd.cmd_list_entry.set(h);
+                return SCST_CMD_STATE_RES_CONT_NEXT;
+            }
+        }
+        break;
     }
-    // CHECK CONDITION with a tgt_dev: C's scst_process_check_condition() handles ACA and
-    // QErr, which are not ported.
+    let (queue_type, order_data, has_tgt_dev) = {
+        let d = cmd.d.lock();
+        (d.queue_type, d.cur_order_data.clone(), d.tgt_dev.is_some())
+    };
+    if queue_type == SCST_CMD_QUEUE_ACA && has_tgt_dev {
+        if let Some(od) = order_data {
+            let mut l = od.sn_lock.lock_irq();
+            if l.aca_cmd.as_ref().is_some_and(|c| Arc::ptr_eq(c, cmd)) {
+                TRACE_MGMT_DBG!("ACA cmd finished");
+                l.aca_cmd = None;
+            }
+        }
+    }
     if test_bit(SCST_CMD_NO_RESP, &cmd.cmd_flags) {
         TRACE_MGMT_DBG!("Flag NO_RESP set, skipping");
         scst_set_cmd_state(cmd, SCST_CMD_STATE_FINISHED);
@@ -3067,6 +3190,116 @@ fn scst_translate_lun(cmd: &Arc<ScstCmd>) -> i32 {
     res
 }
 
+/// What the ACA check of `__scst_init_cmd()` decided for a command.
+enum ScstAcaVerdict {
+    /// No ACA on the task set.
+    NoAca,
+    /// The command may go on (`cmd_aca_allowed`).
+    Allow,
+    /// ACA ACTIVE status.
+    AcaActive,
+    /// An ACA command from a nexus other than the faulted one: INVALID MESSAGE, then ACA
+    /// ACTIVE (which, the status being already set, leaves the CHECK CONDITION).
+    WrongNexusAca,
+    /// A command without NACA from another nexus: BUSY.
+    Busy,
+}
+
+/// The ACA part of C `__scst_init_cmd()`. While ACA is active on the task set, the faulted
+/// nexus may send only one ACA-attribute command at a time (it becomes `aca_cmd`); anything
+/// else from it ends with ACA ACTIVE. Other nexuses get BUSY (ACA ACTIVE if their command has
+/// NACA set), and an ACA command from them is invalid; PERSISTENT RESERVE OUT with PREEMPT
+/// AND ABORT from them passes, as it may clear the ACA. Without ACA an ACA-attribute command
+/// is invalid. True if the command was finished here.
+fn scst_init_cmd_check_aca(cmd: &Arc<ScstCmd>) -> bool {
+    let (order_data, tgt_dev, queue_type, naca, pr_preempt_abort, status) = {
+        let d = cmd.d.lock();
+        (
+            d.cur_order_data.clone(),
+            d.tgt_dev.clone(),
+            d.queue_type,
+            d.cmd_naca,
+            scst_is_pr_preempt_and_abort(&d.cdb),
+            d.status,
+        )
+    };
+    let verdict = match (&order_data, &tgt_dev) {
+        (Some(od), Some(tgt_dev)) if od.aca_tgt_dev.load(SeqCst) != 0 => {
+            let mut l = od.sn_lock.lock_irqsave();
+            let aca_tgt_dev = od.aca_tgt_dev.load(SeqCst);
+            let v = if aca_tgt_dev == 0 {
+                // Cleared meanwhile.
+                ScstAcaVerdict::NoAca
+            } else if aca_tgt_dev == scst_tgt_dev_id(tgt_dev) {
+                if queue_type != SCST_CMD_QUEUE_ACA
+                    || l.aca_cmd.is_some()
+                    || tgt_dev.dev.tmf_only.load(SeqCst)
+                {
+                    TRACE_DBG!("Refusing cmd, because ACA active");
+                    ScstAcaVerdict::AcaActive
+                } else {
+                    TRACE_MGMT_DBG!("ACA cmd (lun {})", tgt_dev.lun);
+                    l.aca_cmd = Some(cmd.clone());
+                    ScstAcaVerdict::Allow
+                }
+            } else if queue_type == SCST_CMD_QUEUE_ACA {
+                TRACE_MGMT_DBG!("Refusing ACA cmd from wrong I_T nexus");
+                ScstAcaVerdict::WrongNexusAca
+            } else if pr_preempt_abort {
+                TRACE_MGMT_DBG!("Allow PR PREEMPT AND ABORT cmd during ACA");
+                ScstAcaVerdict::Allow
+            } else if naca {
+                TRACE_DBG!("Refusing other IT-nexus cmd, because ACA active");
+                ScstAcaVerdict::AcaActive
+            } else {
+                TRACE_DBG!("Refusing other IT-nexus cmd, because ACA active");
+                ScstAcaVerdict::Busy
+            };
+            if matches!(v, ScstAcaVerdict::Allow) {
+                // Set under sn_lock, as C does.
+                cmd.d.lock().cmd_aca_allowed = true;
+            }
+            v
+        }
+        _ => ScstAcaVerdict::NoAca,
+    };
+    let mut d = cmd.d.lock();
+    match verdict {
+        ScstAcaVerdict::Allow => return false,
+        ScstAcaVerdict::NoAca => {
+            if queue_type != SCST_CMD_QUEUE_ACA || status != 0 {
+                return false;
+            }
+            TRACE_MGMT_DBG!("Refusing ACA cmd, because there's no ACA");
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+            return true;
+        }
+        ScstAcaVerdict::WrongNexusAca => {
+            let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
+            scst_set_cmd_error_locked(&mut d, k, a, q);
+            scst_set_cmd_error_status_locked(&mut d, SAM_STAT_ACA_ACTIVE);
+        }
+        ScstAcaVerdict::AcaActive => {
+            scst_set_cmd_error_status_locked(&mut d, SAM_STAT_ACA_ACTIVE);
+        }
+        ScstAcaVerdict::Busy => {
+            scst_set_cmd_error_status_locked(&mut d, SAM_STAT_BUSY);
+        }
+    }
+    // So that scst_pre_xmit_response2() does not hold the answer back for the ACA.
+    d.cmd_aca_allowed = true;
+    scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
+    true
+}
+
+/// PERSISTENT RESERVE OUT with the PREEMPT AND ABORT service action.
+pub(crate) fn scst_is_pr_preempt_and_abort(cdb: &[u8]) -> bool {
+    cdb.first() == Some(&PERSISTENT_RESERVE_OUT)
+        && cdb.get(1).is_some_and(|b| b & 0x1f == PR_PREEMPT_AND_ABORT)
+}
+
 /// C `__scst_init_cmd()`: LUN translation, the nexus's command limit (BUSY beyond it), CDB
 /// decoding and the SN. 0 on success (state PARSE), > 0 to wait, < 0 for no LUN (the command
 /// is finished with LOGICAL UNIT NOT SUPPORTED).
@@ -3100,19 +3333,11 @@ fn __scst_init_cmd(cmd: &Arc<ScstCmd>) -> i32 {
             }
         }
         scst_pre_parse(cmd);
-        {
-            let mut d = cmd.d.lock();
-            // ACA is never active (not ported); an ACA command is then invalid.
-            if d.queue_type == SCST_CMD_QUEUE_ACA && d.status == 0 {
-                TRACE!(TRACE_MINOR, "Refusing ACA cmd, because there's no ACA");
-                let (k, a, q) = SCST_LOAD_SENSE(scst_sense_invalid_message);
-                scst_set_cmd_error_locked(&mut d, k, a, q);
-                scst_set_cmd_abnormal_done_state_locked(cmd, &mut d);
-                return 0;
-            }
-            if d.set_sn_on_restart_cmd {
-                return 0;
-            }
+        if scst_init_cmd_check_aca(cmd) {
+            return 0;
+        }
+        if cmd.d.lock().set_sn_on_restart_cmd {
+            return 0;
         }
         if !cmd.tgtt.multithreaded_init_done {
             scst_cmd_set_sn(cmd);
@@ -3683,8 +3908,7 @@ pub fn scst_global_mgmt_thread() -> i32 {
 // `scst_finish_cmd_mgmt()`), which requeue the management command to `scsi_tm`.
 //
 // Not ported: device blocking (`scst_block_dev()` around LUN and target resets; new commands
-// may execute while the reset runs), ACA (CLEAR ACA finds no ACA; SCST_PR_ABORT_ALL does not
-// clear one either), activity suspension (management commands are never
+// may execute while the reset runs), activity suspension (management commands are never
 // delayed), the async `scst_prepare_async_mcmd()`/`scst_async_mcmd_completed()` pair.
 
 /// `mcmd->state = state`, under `scst_mcmd_lock` as C's readers expect.
@@ -4204,8 +4428,31 @@ fn scst_abort_task_set(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
     );
     __scst_abort_task_set(mcmd, &tgt_dev);
     if mcmd.fn_ == SCST_PR_ABORT_ALL {
-        // C also clears an ACA of the nexus here when the PR command is entitled to
-        // (aca_tgt_dev, scst_clear_aca()); ACA is not ported.
+        // The PREEMPT AND ABORT may clear an ACA of the preempted nexus: when it was
+        // itself received on a faulted nexus only as an ACA command, otherwise only when
+        // it is not one.
+        if let Some(orig_pr_cmd) = mcmd.origin_pr_cmd.as_ref() {
+            let preempted = scst_mcmd_tgt_dev(mcmd).map(|t| scst_tgt_dev_id(&t));
+            if tgt_dev.curr_order_data.aca_tgt_dev.load(SeqCst) != 0
+                && preempted == Some(tgt_dev.curr_order_data.aca_tgt_dev.load(SeqCst))
+            {
+                let (pr_od, pr_tgt_dev, pr_queue_type) = {
+                    let d = orig_pr_cmd.d.lock();
+                    (d.cur_order_data.clone(), d.tgt_dev.clone(), d.queue_type)
+                };
+                let pr_on_faulted = match (&pr_od, &pr_tgt_dev) {
+                    (Some(od), Some(t)) => od.aca_tgt_dev.load(SeqCst) == scst_tgt_dev_id(t),
+                    _ => false,
+                };
+                let is_aca = pr_queue_type == SCST_CMD_QUEUE_ACA;
+                if pr_on_faulted == is_aca {
+                    let other = pr_tgt_dev
+                        .as_ref()
+                        .is_none_or(|t| !Arc::ptr_eq(t, &tgt_dev));
+                    scst_clear_aca(&tgt_dev, other);
+                }
+            }
+        }
         //
         // The commands are marked aborted: the PREEMPT AND ABORT command, waiting in
         // scst_pr_preempt_and_abort_wait() for all of its functions to get here, may go on.
@@ -4516,10 +4763,14 @@ fn scst_abort_all_nexus_loss_sess(mcmd: &Arc<ScstMgmtCmd>, nexus_loss_unreg_sess
         );
     }
     let g = scst_mutex.lock();
-    for tgt_dev in crate::scst_lib::scst_sess_tgt_devs(sess) {
-        __scst_abort_task_set(mcmd, &tgt_dev);
-        scst_call_dev_task_mgmt_fn_received(mcmd, &tgt_dev);
-        // Clearing ACA (scst_clear_aca()) after the aborts: ACA is not ported.
+    let tgt_devs = crate::scst_lib::scst_sess_tgt_devs(sess);
+    for tgt_dev in &tgt_devs {
+        __scst_abort_task_set(mcmd, tgt_dev);
+        scst_call_dev_task_mgmt_fn_received(mcmd, tgt_dev);
+    }
+    if nexus_loss_unreg_sess {
+        // Only after all affected commands are aborted may the ACA clearing release them.
+        scst_clear_aca_after_nexus_loss(mcmd, &tgt_devs);
     }
     scst_unblock_aborted_cmds(None, Some(sess), None, Some(&g));
     drop(g);
@@ -4545,6 +4796,18 @@ fn scst_do_nexus_loss_tgt(g: &ScstMutexGuard<'_>, mcmd: &ScstMgmtCmd) {
     }
 }
 
+/// The nexus loss paths' `scst_clear_aca()` on each of `tgt_devs` (for the pending ACA
+/// command, from another initiator unless it is the management command's own nexus).
+fn scst_clear_aca_after_nexus_loss(mcmd: &ScstMgmtCmd, tgt_devs: &[Arc<ScstTgtDev>]) {
+    let mcmd_tgt_dev = scst_mcmd_tgt_dev(mcmd);
+    for tgt_dev in tgt_devs {
+        let other = mcmd_tgt_dev
+            .as_ref()
+            .is_none_or(|t| !Arc::ptr_eq(t, tgt_dev));
+        scst_clear_aca(tgt_dev, other);
+    }
+}
+
 /// C `scst_abort_all_nexus_loss_tgt()`: aborts every command of every session of the
 /// target (NEXUS LOSS, ABORT ALL TASKS).
 fn scst_abort_all_nexus_loss_tgt(mcmd: &Arc<ScstMgmtCmd>, nexus_loss: bool) -> i32 {
@@ -4556,11 +4819,16 @@ fn scst_abort_all_nexus_loss_tgt(mcmd: &Arc<ScstMgmtCmd>, nexus_loss: bool) -> i
     }
     let g = scst_mutex.lock();
     for sess in scst_tgt_sessions(&g, tgt) {
-        for tgt_dev in crate::scst_lib::scst_sess_tgt_devs(&sess) {
-            __scst_abort_task_set(mcmd, &tgt_dev);
+        let tgt_devs = crate::scst_lib::scst_sess_tgt_devs(&sess);
+        for tgt_dev in &tgt_devs {
+            __scst_abort_task_set(mcmd, tgt_dev);
             if Arc::ptr_eq(&mcmd.sess, &tgt_dev.sess) {
-                scst_call_dev_task_mgmt_fn_received(mcmd, &tgt_dev);
+                scst_call_dev_task_mgmt_fn_received(mcmd, tgt_dev);
             }
+        }
+        if nexus_loss {
+            // Only after all affected commands are aborted may the ACA clearing release them.
+            scst_clear_aca_after_nexus_loss(mcmd, &tgt_devs);
         }
     }
     scst_unblock_aborted_cmds(Some(tgt), None, None, Some(&g));
@@ -4612,8 +4880,45 @@ fn scst_abort_task(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
     res
 }
 
-/// C `scst_clear_aca_mcmd()`: CLEAR ACA. ACA is never established in the port (the
-/// `aca_tgt_dev` of the task set stays 0), so, as C without ACA, it succeeds doing nothing.
+/// C `__scst_clear_aca()`: clears the ACA of the task set of `tgt_dev`; the pending ACA
+/// command, if any, is aborted (for `mcmd`, which then waits for it). `sn_lock` held (`l`).
+fn __scst_clear_aca(
+    tgt_dev: &Arc<ScstTgtDev>,
+    l: &mut kemu::sync::SpinLockGuard<'_, ScstSnLocked>,
+    mcmd: Option<&Arc<ScstMgmtCmd>>,
+    other_ini: bool,
+) {
+    let order_data = &tgt_dev.curr_order_data;
+    TRACE_MGMT_DBG!("Clearing ACA (lun {})", tgt_dev.lun);
+    if let Some(aca_cmd) = l.aca_cmd.clone() {
+        TRACE_MGMT_DBG!("Aborting pending ACA cmd");
+        let sl = aca_cmd.sess.sess_list_lock.lock_irqsave();
+        scst_abort_cmd(&aca_cmd, mcmd, other_ini, mcmd.is_some());
+        drop(sl);
+    }
+    order_data.aca_tgt_dev.store(0, SeqCst);
+    l.aca_cmd = None;
+}
+
+/// C `scst_clear_aca()`: clears the ACA of the task set of `tgt_dev`, if there is one, and
+/// lets the commands it held back go on. `other_ini`: for the pending ACA command, the clear
+/// comes from another initiator.
+pub fn scst_clear_aca(tgt_dev: &Arc<ScstTgtDev>, other_ini: bool) {
+    let order_data = &tgt_dev.curr_order_data;
+    {
+        let mut l = order_data.sn_lock.lock_irq();
+        if order_data.aca_tgt_dev.load(SeqCst) == 0 {
+            TRACE_DBG!("No ACA (lun {})", tgt_dev.lun);
+            debug_assert!(l.aca_cmd.is_none());
+            return;
+        }
+        __scst_clear_aca(tgt_dev, &mut l, None, other_ini);
+    }
+    scst_make_deferred_commands_active(order_data);
+}
+
+/// C `scst_clear_aca_mcmd()`: CLEAR ACA. Only the faulted nexus may clear its ACA (another
+/// one is REJECTED); without ACA it succeeds doing nothing.
 fn scst_clear_aca_mcmd(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
     if let Some(tgt_dev) = scst_mcmd_tgt_dev(mcmd) {
         TRACE!(
@@ -4623,15 +4928,32 @@ fn scst_clear_aca_mcmd(mcmd: &Arc<ScstMgmtCmd>) -> i32 {
             tgt_dev.lun,
             mcmd
         );
-        let aca_tgt_dev = tgt_dev.curr_order_data.sn_lock.lock_irq().aca_tgt_dev;
+        let order_data = &tgt_dev.curr_order_data;
+        let mut l = order_data.sn_lock.lock_irq();
+        let aca_tgt_dev = order_data.aca_tgt_dev.load(SeqCst);
         if aca_tgt_dev == 0 {
             TRACE!(
                 kemu::printk::TRACE_MGMT,
                 "CLEAR ACA while there's no ACA (mcmd {:?})",
                 mcmd
             );
-        } else {
+        } else if aca_tgt_dev != scst_tgt_dev_id(&tgt_dev) {
+            TRACE!(
+                kemu::printk::TRACE_MGMT,
+                "CLEAR ACA from not initiated ACA I_T nexus (mcmd {:?})",
+                mcmd
+            );
             scst_mgmt_cmd_set_status(mcmd, SCST_MGMT_STATUS_REJECTED);
+        } else {
+            __scst_clear_aca(&tgt_dev, &mut l, Some(mcmd), false);
+            drop(l);
+            scst_make_deferred_commands_active(order_data);
+            scst_unblock_aborted_cmds(
+                Some(&tgt_dev.sess.tgt),
+                Some(&tgt_dev.sess),
+                Some(&tgt_dev.dev),
+                None,
+            );
         }
     }
     scst_set_mcmd_next_state(mcmd)

@@ -109,7 +109,13 @@ struct DevOps {
     in_exec: AtomicUsize,
     /// Whether the handler has `get_supported_opcodes()` (C: the pointer is not NULL).
     rsoc: AtomicBool,
+    /// Makes exec() of TEST UNIT READY wait.
+    hold_tur: AtomicBool,
 }
+
+/// The capacity of a [`DevOps`] disk in blocks: reads past it get LOGICAL BLOCK ADDRESS
+/// OUT OF RANGE.
+const DEV_OPS_BLOCKS: i64 = 0x4000_0000;
 
 /// The commands [`DevOps`] answers, for REPORT SUPPORTED OPERATION CODES.
 fn dev_ops_supported_opcodes(
@@ -151,11 +157,14 @@ impl ScstDevTypeOps for DevOps {
         self.exec_threads
             .lock()
             .push(std::thread::current().name().unwrap_or("").to_owned());
-        while self.hold.load(SeqCst) {
+        let op = scst_cmd_get_cdb(cmd)[0];
+        while self.hold.load(SeqCst) || (op == TEST_UNIT_READY && self.hold_tur.load(SeqCst)) {
             std::thread::sleep(Duration::from_millis(2));
         }
-        let op = scst_cmd_get_cdb(cmd)[0];
-        if op == READ_10 || op == READ_16 {
+        if (op == READ_10 || op == READ_16) && scst_cmd_get_lba(cmd) >= DEV_OPS_BLOCKS {
+            let (k, a, q) = scst_sense_block_out_range_error;
+            crate::scst_lib::scst_set_cmd_error(cmd, k, a, q);
+        } else if op == READ_10 || op == READ_16 {
             let lba = scst_cmd_get_lba(cmd);
             scst_cmd_with_buf_mut(cmd, |buf| {
                 for (i, b) in buf.iter_mut().enumerate() {
@@ -1678,4 +1687,221 @@ fn abort_task_of_a_command_deferred_by_its_sn() {
     drop(cmds);
     assert!(wait_until(|| atomic_read(&sess.sess_cmd_count) == 0));
     scst_unregister_session(&sess, true, None);
+}
+
+/// The nexus of `sess` to LUN `lun`.
+fn tgt_dev_of(sess: &Arc<ScstSession>, lun: u64) -> Arc<ScstTgtDev> {
+    sess.sess_tgt_dev_list
+        .read()
+        .iter()
+        .flat_map(|l| l.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>())
+        .find(|t| t.lun == lun)
+        .unwrap()
+}
+
+/// A READ(10) past the end of the disk, with NACA set in the control byte if `naca`.
+fn read10_past_end(naca: bool) -> [u8; 10] {
+    let mut cdb = read10(0xF000_0000, 1);
+    cdb[9] = if naca { CONTROL_BYTE_NACA_BIT } else { 0 };
+    cdb
+}
+
+impl Setup {
+    /// Sends one command with the given task attribute and waits for its response.
+    fn cmd_q(&self, sess: &Arc<ScstSession>, cdb: &[u8], tag: u64, queue_type: i32) -> Resp {
+        let cmd = scst_rx_cmd(sess, &lun_field(0), cdb, false).unwrap();
+        scst_cmd_set_tag(&cmd, tag);
+        scst_cmd_set_queue_type(&cmd, queue_type);
+        if cdb[0] == READ_10 {
+            scst_cmd_set_expected(&cmd, SCST_DATA_READ, 512);
+        } else {
+            scst_cmd_set_expected(&cmd, SCST_DATA_NONE, 0);
+        }
+        scst_cmd_init_done(&cmd, SCST_CONTEXT_THREAD);
+        drop(cmd);
+        let tops = self.tops.clone();
+        assert!(wait_until(|| tops
+            .resps
+            .lock()
+            .iter()
+            .any(|r| r.tag == tag)));
+        let r = self
+            .tops
+            .resps
+            .lock()
+            .iter()
+            .find(|r| r.tag == tag)
+            .cloned();
+        r.unwrap()
+    }
+
+    /// Establishes ACA on LUN 0 of `sess` with a NACA READ(10) past the end.
+    fn establish_aca(&self, sess: &Arc<ScstSession>, tag: u64) {
+        let r = self.cmd(sess, 0, &read10_past_end(true), tag, SCST_CONTEXT_THREAD);
+        assert_eq!(
+            ua_of(&r),
+            (SAM_STAT_CHECK_CONDITION, ILLEGAL_REQUEST, 0x21, 0)
+        );
+        let t = tgt_dev_of(sess, 0);
+        assert_eq!(
+            t.curr_order_data.aca_tgt_dev.load(SeqCst),
+            scst_tgt_dev_id(&t)
+        );
+    }
+}
+
+/// ACA (shared task set): a CHECK CONDITION of a command with NACA establishes ACA on its
+/// nexus. Then from that nexus a SIMPLE command gets ACA ACTIVE and an ACA command runs;
+/// another nexus gets BUSY (ACA ACTIVE with NACA set) and INVALID MESSAGE for an ACA
+/// command, and may not CLEAR ACA. CLEAR ACA from the faulted nexus clears it, after which
+/// SIMPLE commands run and an ACA command is invalid again.
+#[test]
+fn aca_established_by_naca_and_cleared_by_clear_aca() {
+    let s = Setup::new("tt_aca_clear");
+    atomic_set(&s.dev(0).tst, i32::from(SCST_TST_0_SINGLE_TASK_SET));
+    let sa = s.session("iqn.aca.a");
+    let sb = s.session("iqn.aca.b");
+    s.establish_aca(&sa, 1);
+    let r = s.cmd_q(&sa, &TUR, 2, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_ACA_ACTIVE);
+    let r = s.cmd_q(&sb, &TUR, 3, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_BUSY);
+    let mut tur_naca = TUR;
+    tur_naca[5] = CONTROL_BYTE_NACA_BIT;
+    let r = s.cmd_q(&sb, &tur_naca, 4, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_ACA_ACTIVE);
+    let r = s.cmd_q(&sb, &TUR, 5, SCST_CMD_QUEUE_ACA);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, ILLEGAL_REQUEST, 0x49, 0)
+    );
+    // The one ACA command of the faulted nexus runs; LUN 1 is untouched.
+    let r = s.cmd_q(&sa, &TUR, 6, SCST_CMD_QUEUE_ACA);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd(&sa, 1, &TUR, 7, SCST_CONTEXT_THREAD);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let t = tgt_dev_of(&sa, 0);
+    assert!(t.curr_order_data.sn_lock.lock().aca_cmd.is_none());
+    scst_rx_mgmt_fn_lun(&sb, SCST_CLEAR_ACA, Some(&lun_field(0)), false, None).unwrap();
+    assert_eq!(s.tm_wait(1).1, SCST_MGMT_STATUS_REJECTED);
+    assert_ne!(t.curr_order_data.aca_tgt_dev.load(SeqCst), 0);
+    scst_rx_mgmt_fn_lun(&sa, SCST_CLEAR_ACA, Some(&lun_field(0)), false, None).unwrap();
+    assert_eq!(s.tm_wait(2), (SCST_CLEAR_ACA, SCST_MGMT_STATUS_SUCCESS, 7));
+    assert_eq!(t.curr_order_data.aca_tgt_dev.load(SeqCst), 0);
+    for (tag, sess) in [(10, &sa), (11, &sb)] {
+        let r = s.cmd_q(sess, &TUR, tag, SCST_CMD_QUEUE_SIMPLE);
+        assert_eq!(r.status, SAM_STAT_GOOD);
+    }
+    let r = s.cmd_q(&sa, &TUR, 12, SCST_CMD_QUEUE_ACA);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, ILLEGAL_REQUEST, 0x49, 0)
+    );
+    assert!(wait_until(|| atomic_read(&sa.sess_cmd_count) == 0));
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// The same CHECK CONDITION without NACA establishes no ACA; with separate task sets (the
+/// default) an ACA stays on its own nexus.
+#[test]
+fn aca_needs_naca_and_stays_in_its_task_set() {
+    let s = Setup::new("tt_aca_nonaca");
+    let sa = s.session("iqn.aca.n.a");
+    let sb = s.session("iqn.aca.n.b");
+    let r = s.cmd(&sa, 0, &read10_past_end(false), 1, SCST_CONTEXT_THREAD);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, ILLEGAL_REQUEST, 0x21, 0)
+    );
+    let t = tgt_dev_of(&sa, 0);
+    assert_eq!(t.curr_order_data.aca_tgt_dev.load(SeqCst), 0);
+    let r = s.cmd_q(&sa, &TUR, 2, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    s.establish_aca(&sa, 3);
+    let r = s.cmd_q(&sb, &TUR, 4, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    let r = s.cmd_q(&sa, &TUR, 5, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_ACA_ACTIVE);
+    // A CHECK CONDITION of the ACA command without NACA clears the ACA.
+    let r = s.cmd_q(&sa, &read10_past_end(false), 6, SCST_CMD_QUEUE_ACA);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, ILLEGAL_REQUEST, 0x21, 0)
+    );
+    assert_eq!(t.curr_order_data.aca_tgt_dev.load(SeqCst), 0);
+    let r = s.cmd_q(&sa, &TUR, 7, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert!(wait_until(|| atomic_read(&sa.sess_cmd_count) == 0));
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
+}
+
+/// LUN RESET clears an ACA (scst_process_reset()); commands run again afterwards (the
+/// first one reporting the reset).
+#[test]
+fn lun_reset_clears_aca() {
+    let s = Setup::new("tt_aca_lunreset");
+    let sa = s.session("iqn.aca.lr.a");
+    s.establish_aca(&sa, 1);
+    scst_rx_mgmt_fn_lun(&sa, SCST_LUN_RESET, Some(&lun_field(0)), false, None).unwrap();
+    assert_eq!(s.tm_wait(1).1, SCST_MGMT_STATUS_SUCCESS);
+    let t = tgt_dev_of(&sa, 0);
+    assert_eq!(t.curr_order_data.aca_tgt_dev.load(SeqCst), 0);
+    let r = s.cmd_q(&sa, &TUR, 2, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION, 0x29, 0)
+    );
+    let r = s.cmd_q(&sa, &TUR, 3, SCST_CMD_QUEUE_SIMPLE);
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert!(wait_until(|| atomic_read(&sa.sess_cmd_count) == 0));
+    scst_unregister_session(&sa, true, None);
+}
+
+/// While ACA is active, the answer of a command of another nexus that was already executing
+/// is held back until the ACA is cleared (shared task set).
+#[test]
+fn aca_holds_back_answers_of_other_nexuses() {
+    let s = Setup::new("tt_aca_defer");
+    atomic_set(&s.dev(0).tst, i32::from(SCST_TST_0_SINGLE_TASK_SET));
+    let sa = s.session("iqn.aca.d.a");
+    let sb = s.session("iqn.aca.d.b");
+    s.dops.hold_tur.store(true, SeqCst);
+    let in_exec = s.dops.in_exec.load(SeqCst);
+    drop(send(&sb, 0, &TUR, 1, SCST_CONTEXT_THREAD));
+    let dops = s.dops.clone();
+    assert!(wait_until(|| dops.in_exec.load(SeqCst) == in_exec + 1));
+    // HEAD OF QUEUE, not to wait for the SN of the executing command.
+    let r = s.cmd_q(&sa, &read10_past_end(true), 2, SCST_CMD_QUEUE_HEAD_OF_QUEUE);
+    assert_eq!(
+        ua_of(&r),
+        (SAM_STAT_CHECK_CONDITION, ILLEGAL_REQUEST, 0x21, 0)
+    );
+    let ta = tgt_dev_of(&sa, 0);
+    assert_eq!(
+        ta.curr_order_data.aca_tgt_dev.load(SeqCst),
+        scst_tgt_dev_id(&ta)
+    );
+    s.dops.hold_tur.store(false, SeqCst);
+    let t = tgt_dev_of(&sb, 0);
+    let od = t.curr_order_data.clone();
+    assert!(wait_until(|| od.sn_lock.lock().deferred_cmd_list.len() == 1));
+    assert!(!s.tops.resps.lock().iter().any(|r| r.tag == 1));
+    scst_rx_mgmt_fn_lun(&sa, SCST_CLEAR_ACA, Some(&lun_field(0)), false, None).unwrap();
+    assert_eq!(s.tm_wait(1).1, SCST_MGMT_STATUS_SUCCESS);
+    let tops = s.tops.clone();
+    assert!(wait_until(|| tops.resps.lock().iter().any(|r| r.tag == 1)));
+    let r = s
+        .tops
+        .resps
+        .lock()
+        .iter()
+        .find(|r| r.tag == 1)
+        .cloned()
+        .unwrap();
+    assert_eq!(r.status, SAM_STAT_GOOD);
+    assert!(wait_until(|| atomic_read(&sb.sess_cmd_count) == 0));
+    scst_unregister_session(&sa, true, None);
+    scst_unregister_session(&sb, true, None);
 }
