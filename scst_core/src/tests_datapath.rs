@@ -268,17 +268,8 @@ impl Setup {
         }
     }
 
-    /// Sends one command and waits for its response.
-    fn cmd(
-        &self,
-        sess: &Arc<ScstSession>,
-        lun: u64,
-        cdb: &[u8],
-        tag: u64,
-        ctx: ScstExecContext,
-    ) -> Resp {
-        let cmd = send(sess, lun, cdb, tag, ctx);
-        drop(cmd);
+    /// Waits for the response of the command with `tag` and returns it.
+    fn wait_resp(&self, tag: u64) -> Resp {
         let tops = self.tops.clone();
         assert!(wait_until(|| tops
             .resps
@@ -293,6 +284,20 @@ impl Setup {
             .find(|r| r.tag == tag)
             .cloned();
         r.unwrap()
+    }
+
+    /// Sends one command and waits for its response.
+    fn cmd(
+        &self,
+        sess: &Arc<ScstSession>,
+        lun: u64,
+        cdb: &[u8],
+        tag: u64,
+        ctx: ScstExecContext,
+    ) -> Resp {
+        let cmd = send(sess, lun, cdb, tag, ctx);
+        drop(cmd);
+        self.wait_resp(tag)
     }
 }
 
@@ -1719,20 +1724,7 @@ impl Setup {
         }
         scst_cmd_init_done(&cmd, SCST_CONTEXT_THREAD);
         drop(cmd);
-        let tops = self.tops.clone();
-        assert!(wait_until(|| tops
-            .resps
-            .lock()
-            .iter()
-            .any(|r| r.tag == tag)));
-        let r = self
-            .tops
-            .resps
-            .lock()
-            .iter()
-            .find(|r| r.tag == tag)
-            .cloned();
-        r.unwrap()
+        self.wait_resp(tag)
     }
 
     /// Establishes ACA on LUN 0 of `sess` with a NACA READ(10) past the end.
