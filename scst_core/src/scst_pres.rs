@@ -2397,6 +2397,24 @@ mod tests {
             p
         }
 
+        /// TEST UNIT READYs on `sess` until one is GOOD (at most 4): the (ASC, ASCQ) of the
+        /// unit attentions they reported on the way, each a CHECK CONDITION / UNIT ATTENTION.
+        fn drain_uas(&self, sess: &Arc<ScstSession>) -> Vec<(u8, u8)> {
+            let mut uas = Vec::new();
+            for _ in 0..4 {
+                let r = self.cmd(sess, &[TEST_UNIT_READY, 0, 0, 0, 0, 0], &[]);
+                if r.status == SAM_STAT_GOOD {
+                    break;
+                }
+                assert_eq!(
+                    (r.status, r.sense[2] & 0x0f),
+                    (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION)
+                );
+                uas.push((r.sense[12], r.sense[13]));
+            }
+            uas
+        }
+
         fn pr_out(
             &self,
             sess: &Arc<ScstSession>,
@@ -2616,18 +2634,7 @@ mod tests {
         assert_eq!(s.read_keys(&a).1, Vec::<u64>::new());
         // B was preempted again (REGISTRATIONS PREEMPTED); its unit attentions are reported
         // one per command, then its commands run.
-        let mut uas = Vec::new();
-        for _ in 0..4 {
-            let r = s.cmd(&b, &[TEST_UNIT_READY, 0, 0, 0, 0, 0], &[]);
-            if r.status == SAM_STAT_GOOD {
-                break;
-            }
-            assert_eq!(
-                (r.status, r.sense[2] & 0x0f),
-                (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION)
-            );
-            uas.push((r.sense[12], r.sense[13]));
-        }
+        let uas = s.drain_uas(&b);
         assert!(uas.contains(&(0x2A, 0x05)), "{uas:x?}");
         assert_eq!(s.cmd(&b, &WRITE10, &[]).status, SAM_STAT_GOOD);
         for x in [a, b] {
@@ -2704,18 +2711,7 @@ mod tests {
             || kemu::atomic::atomic_read(&b.sess_cmd_count) == 0
         ));
         assert_eq!(s.read_keys(&a).1, vec![0xa]);
-        let mut uas = Vec::new();
-        for _ in 0..4 {
-            let r = s.cmd(&b, &TUR, &[]);
-            if r.status == SAM_STAT_GOOD {
-                break;
-            }
-            assert_eq!(
-                (r.status, r.sense[2] & 0x0f),
-                (SAM_STAT_CHECK_CONDITION, UNIT_ATTENTION)
-            );
-            uas.push((r.sense[12], r.sense[13]));
-        }
+        let uas = s.drain_uas(&b);
         assert!(uas.contains(&(0x2A, 0x05)), "{uas:x?}");
         assert!(uas.contains(&(0x2F, 0x00)), "{uas:x?}");
         // A's nexus serves commands.
